@@ -1,0 +1,16 @@
+// Package policies lists the targetRef policies jetmesh serves. Each policy lives in its own
+// folder below this one (API type, validation, descriptor, xDS configurer, testdata); adding a
+// policy is one folder plus one line in Descriptors.
+package policies
+
+import (
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
+)
+
+// Descriptors returns the descriptors of every policy, for resources.NewRegistry.
+func Descriptors() []*resources.Descriptor {
+	return []*resources.Descriptor{
+		meshtrafficpermission.Descriptor,
+	}
+}
