@@ -1,0 +1,133 @@
+// Package projections folds the event log into read models. The Runner owns the consume loop
+// (ordered, from the model's last applied sequence, resumed after failures); each read model
+// lives in its own package and only implements Model.
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jetmesh/jetmesh/events"
+)
+
+// Model is a read model the runner feeds.
+type Model interface {
+	// Apply folds one record into the model. Records arrive in sequence order, exactly once
+	// per model lifetime; an error stops the runner (a model that cannot apply is corrupt).
+	Apply(events.Record) error
+	// Sequence is the last sequence applied (0 before the first).
+	Sequence() uint64
+}
+
+// Runner feeds one model from one store.
+type Runner struct {
+	name  string
+	store events.Store
+	model Model
+	log   *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	err    error
+}
+
+// NewRunner returns a runner; name appears in logs.
+func NewRunner(name string, store events.Store, model Model, log *slog.Logger) *Runner {
+	return &Runner{name: name, store: store, model: model, log: log.With("projection", name)}
+}
+
+// Start catches the model up with the log as it is now, then keeps following it in the
+// background until Stop. It returns once caught up, so a server started after it never
+// answers from a partial state.
+func (r *Runner) Start(ctx context.Context) error {
+	target, err := r.store.LastSequence(ctx)
+	if err != nil {
+		return fmt.Errorf("projection %s: %w", r.name, err)
+	}
+	began := time.Now()
+	if _, err := r.store.Read(ctx, r.model.Sequence()+1, r.apply); err != nil {
+		return fmt.Errorf("projection %s: replay: %w", r.name, err)
+	}
+	if got := r.model.Sequence(); got < target {
+		return fmt.Errorf("projection %s: replay stopped at %d of %d", r.name, got, target)
+	}
+	r.log.Info("projection caught up", "sequence", r.model.Sequence(), "took", time.Since(began))
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.done = make(chan struct{})
+	go r.follow(runCtx)
+	return nil
+}
+
+// Stop ends the follow loop and waits for it.
+func (r *Runner) Stop(ctx context.Context) error {
+	if r.cancel == nil {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("projection %s: stop: %w", r.name, ctx.Err())
+	}
+}
+
+// Err returns the error that stopped the runner for good, if any.
+func (r *Runner) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *Runner) apply(rec events.Record) error {
+	if rec.Sequence <= r.model.Sequence() {
+		return nil // a resumed consumer may repeat what was applied
+	}
+	if err := r.model.Apply(rec); err != nil {
+		return &applyError{fmt.Errorf("apply sequence %d (%s): %w", rec.Sequence, rec.Key, err)}
+	}
+	return nil
+}
+
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return e.err.Error() }
+func (e *applyError) Unwrap() error { return e.err }
+
+// follow watches the log; transport failures are retried with backoff, apply failures stop it.
+func (r *Runner) follow(ctx context.Context) {
+	defer close(r.done)
+	backoff := 50 * time.Millisecond
+	for {
+		from := r.model.Sequence() + 1
+		err := r.store.Watch(ctx, from, r.apply)
+		if ctx.Err() != nil {
+			return
+		}
+		var ae *applyError
+		if errors.As(err, &ae) {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+			r.log.Error("projection stopped", "err", err)
+			return
+		}
+		if r.model.Sequence() >= from {
+			backoff = 50 * time.Millisecond // it made progress: this is a new failure
+		}
+		r.log.Warn("projection watch failed, resuming", "err", err, "after", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

@@ -1,0 +1,235 @@
+// Package manager is the write side of resources: it validates a resource, fills the fields the
+// server owns (times, computed labels), appends the event with optimistic concurrency, cascades
+// mesh deletion, and returns once the read model reflects the write (read-your-writes).
+package manager
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jetmesh/jetmesh/events"
+	"github.com/jetmesh/jetmesh/projections/state"
+	"github.com/jetmesh/jetmesh/resources"
+)
+
+// MeshType is the Kuma type name of meshes; mesh-scoped writes need their mesh to exist.
+const (
+	MeshType      = "Mesh"
+	DataplaneType = "Dataplane"
+)
+
+// ErrReadOnly: this control plane does not accept writes of the type (HTTP 405).
+var ErrReadOnly = errors.New("resource is read-only on this control plane")
+
+// MeshNotFoundError: a mesh-scoped resource names a mesh that does not exist.
+type MeshNotFoundError struct{ Mesh string }
+
+func (e *MeshNotFoundError) Error() string { return fmt.Sprintf("mesh of name %s is not found", e.Mesh) }
+
+// MeshExists reports whether the mesh is live in the read model.
+func (m *Manager) MeshExists(mesh string) bool {
+	_, ok := m.view.Get(MeshType, "", mesh)
+	return ok
+}
+
+// Who describes the author of a change.
+type Who struct {
+	Actor         string // e.g. "user:mesh-system:admin"
+	CorrelationID string // empty: a new one per request
+}
+
+// Result of an Apply.
+type Result struct {
+	Created  bool
+	Changed  bool // false when the resource already had this spec and these labels
+	Sequence uint64
+	Warnings []string
+}
+
+// Manager writes resources to the log.
+type Manager struct {
+	reg   *resources.Registry
+	store events.Store
+	view  *state.State
+	env   resources.Env
+	scope events.Scope
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a manager writing into scope (the CP's own subjects).
+func New(reg *resources.Registry, store events.Store, view *state.State, env resources.Env,
+	scope events.Scope, log *slog.Logger) *Manager {
+	return &Manager{reg: reg, store: store, view: view, env: env, scope: scope, log: log,
+		now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Registry returns the types this manager serves.
+func (m *Manager) Registry() *resources.Registry { return m.reg }
+
+// View returns the read model the manager waits on.
+func (m *Manager) View() *state.State { return m.view }
+
+func (m *Manager) key(desc *resources.Descriptor, mesh, name string) events.Key {
+	if desc.Scope == resources.ScopeGlobal {
+		mesh = ""
+	}
+	return events.Key{Scope: m.scope, Type: desc.Name, Mesh: mesh, Name: name}
+}
+
+// Apply creates or updates a resource.
+func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Result, error) {
+	if r.Desc.Internal {
+		return Result{}, fmt.Errorf("apply %s %q: %w", r.Desc.Name, r.Meta.Name, ErrReadOnly)
+	}
+	if err := resources.Validate(r); err != nil {
+		return Result{}, err
+	}
+	if v := resources.ValidateLabels(r.Desc, r.Meta, m.env); v.HasViolations() {
+		return Result{}, v.OrNil()
+	}
+	if r.Desc.Scope == resources.ScopeMesh {
+		if !m.MeshExists(r.Meta.Mesh) {
+			return Result{}, &MeshNotFoundError{Mesh: r.Meta.Mesh}
+		}
+	}
+	key := m.key(r.Desc, r.Meta.Mesh, r.Meta.Name)
+	last, err := m.store.Last(ctx, key)
+	exists := err == nil && !last.Event.Deleted()
+	if err != nil && !errors.Is(err, events.ErrNotFound) {
+		return Result{}, fmt.Errorf("apply %s: %w", key, err)
+	}
+
+	now := m.now()
+	out := &resources.Resource{Desc: r.Desc, Spec: r.Spec, Meta: resources.Meta{
+		Mesh: key.Mesh, Name: key.Name, CreationTime: now, ModificationTime: now,
+	}}
+	var prev *resources.Resource
+	if exists {
+		if prev, err = resources.DecodeAs(r.Desc, last.Event.Data); err != nil {
+			return Result{}, fmt.Errorf("apply %s: stored revision: %w", key, err)
+		}
+		out.Meta.CreationTime = prev.Meta.CreationTime
+	}
+	out.Meta.Labels = resources.ComputeResourceLabels(&resources.Resource{Desc: r.Desc, Spec: r.Spec,
+		Meta: resources.Meta{Mesh: key.Mesh, Name: key.Name, Labels: maps.Clone(r.Meta.Labels)}}, m.env)
+	if prev != nil {
+		if v := resources.ValidateLabelUpdate(prev.Meta.Labels, out.Meta.Labels); v.HasViolations() {
+			return Result{}, v.OrNil()
+		}
+	}
+	res := Result{Created: !exists, Changed: true, Warnings: resources.Warnings(out)}
+	if prev != nil && sameContent(prev, out) {
+		res.Changed = false
+		res.Sequence = last.Sequence
+		return res, nil
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return Result{}, fmt.Errorf("apply %s: %w", key, err)
+	}
+	rec, err := m.store.Append(ctx, events.Change{
+		Key: key, Op: events.OpUpsert, ExpectedSequence: last.Sequence, Revision: last.Event.Revision + 1,
+		Data: data, Actor: who.Actor, CorrelationID: correlation(who), Time: now,
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("apply %s: %w", key, err)
+	}
+	res.Sequence = rec.Sequence
+	return res, m.view.WaitFor(ctx, rec.Sequence)
+}
+
+// sameContent compares what a user controls: spec and labels (times are the server's).
+func sameContent(a, b *resources.Resource) bool {
+	if !maps.Equal(a.Meta.Labels, b.Meta.Labels) {
+		return false
+	}
+	sa, errA := json.Marshal(a.Spec)
+	sb, errB := json.Marshal(b.Spec)
+	return errA == nil && errB == nil && bytes.Equal(sa, sb)
+}
+
+func correlation(who Who) string {
+	if who.CorrelationID != "" {
+		return who.CorrelationID
+	}
+	return uuid.NewString()
+}
+
+// Delete removes a resource with a tombstone. Deleting a mesh is refused while dataplanes
+// remain in it (as Kuma does) and otherwise removes everything in the mesh first.
+func (m *Manager) Delete(ctx context.Context, desc *resources.Descriptor, mesh, name string, who Who) error {
+	if desc.Internal {
+		return fmt.Errorf("delete %s %q: %w", desc.Name, name, ErrReadOnly)
+	}
+	who.CorrelationID = correlation(who)
+	if desc.Name == MeshType {
+		if n := m.view.Count(DataplaneType, name); n > 0 {
+			var v resources.ValidationError
+			v.AddViolationf(resources.FieldPath("mesh"),
+				"unable to delete mesh, there are still %d dataplanes attached", n)
+			return v.OrNil()
+		}
+		for _, e := range m.view.MeshContents(name) {
+			if e.Key.Scope != m.scope {
+				continue // owned elsewhere (replicated); its owner deletes it
+			}
+			if _, err := m.tombstone(ctx, e.Key, who); err != nil && !errors.Is(err, events.ErrNotFound) {
+				return fmt.Errorf("delete mesh %s: %w", name, err)
+			}
+		}
+	}
+	seq, err := m.tombstone(ctx, m.key(desc, mesh, name), who)
+	if err != nil {
+		return err
+	}
+	return m.view.WaitFor(ctx, seq)
+}
+
+func (m *Manager) tombstone(ctx context.Context, key events.Key, who Who) (uint64, error) {
+	last, err := m.store.Last(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("delete %s: %w", key, err)
+	}
+	if last.Event.Deleted() {
+		return 0, fmt.Errorf("delete %s: %w", key, events.ErrNotFound)
+	}
+	rec, err := m.store.Append(ctx, events.Change{
+		Key: key, Op: events.OpDelete, ExpectedSequence: last.Sequence, Revision: last.Event.Revision + 1,
+		Actor: who.Actor, CorrelationID: who.CorrelationID, Time: m.now(),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete %s: %w", key, err)
+	}
+	return rec.Sequence, nil
+}
+
+// EnsureDefaultMesh creates the mesh "name" unless the log has ever held it: a user who
+// deleted the default mesh keeps it deleted across restarts.
+func (m *Manager) EnsureDefaultMesh(ctx context.Context, name string) error {
+	desc, ok := m.reg.ByName(MeshType)
+	if !ok {
+		return fmt.Errorf("default mesh: type %s not registered", MeshType)
+	}
+	_, err := m.store.Last(ctx, m.key(desc, "", name))
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, events.ErrNotFound):
+		return fmt.Errorf("default mesh: %w", err)
+	}
+	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: desc.NewSpec()}
+	if _, err := m.Apply(ctx, r, Who{Actor: "system:control-plane"}); err != nil {
+		return fmt.Errorf("default mesh: %w", err)
+	}
+	m.log.Info("created default mesh", "mesh", name)
+	return nil
+}
