@@ -1,0 +1,172 @@
+// Command jetmesh-cp runs a jetmesh control plane.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/jetmesh/jetmesh/services/controlplane"
+)
+
+const usage = `jetmesh-cp: a Kuma-compatible service mesh control plane whose state is an event log in
+NATS JetStream.
+
+Usage:
+  jetmesh-cp run [flags]     run a control plane (standalone by default)
+  jetmesh-cp version         print the version
+  jetmesh-cp help            show this help
+
+A standalone control plane needs nothing else: it embeds a NATS server with JetStream file
+storage (loopback only, port 5690) under the data directory, creates the mesh "default" on
+first start and serves Kuma's REST API on 127.0.0.1:5681, so the real kumactl works:
+
+  kumactl config control-planes add --name jetmesh --address http://127.0.0.1:5681
+  kumactl get meshes
+
+Settings come from, lowest precedence first: defaults, the --config-file YAML, environment
+variables (Kuma's KUMA_* names where they mean the same, JETMESH_* for the rest), then flags.
+Run 'jetmesh-cp run --help' for flags and variables.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		if err := runCP(args[1:], stdout, stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintf(stderr, "jetmesh-cp: %s\n", oneLine(err))
+			return 1
+		}
+		return 0
+	case "version", "--version":
+		fmt.Fprintf(stdout, "jetmesh-cp %s (Kuma API %s)\n", controlplane.Version, controlplane.KumaAPIVersion)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "jetmesh-cp: unknown command %q; run 'jetmesh-cp help'\n", args[0])
+	return 2
+}
+
+// oneLine keeps errors to one line, joining multi-error reports with "; ".
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+func runCP(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("jetmesh-cp run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config-file", "", "YAML configuration file, kuma-cp's layout where settings overlap (-c)")
+	fs.StringVar(configFile, "c", "", "shorthand for --config-file")
+	dataDir := fs.String("data-dir", "", "directory for JetStream files (default ~/.jetmesh; env JETMESH_DATA_DIR)")
+	apiPort := fs.Int("api-port", 0, "HTTP API port (default 5681; env KUMA_API_SERVER_HTTP_PORT)")
+	natsURL := fs.String("nats-url", "", "use this external NATS server instead of the embedded one (env JETMESH_NATS_URL)")
+	natsPort := fs.Int("nats-port", 0, "embedded NATS client port (default 5690, -1 for a random one; env JETMESH_NATS_EMBEDDED_PORT)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: jetmesh-cp run [flags]\n\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			if len(f.Name) > 1 { // the -c shorthand is listed with --config-file
+				fmt.Fprintf(stderr, "  --%-14s %s\n", f.Name, f.Usage)
+			}
+		})
+		fmt.Fprintf(stderr, "\nEnvironment variables:\n  %s\n", strings.Join(controlplane.EnvNames(), "\n  "))
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := controlplane.DefaultConfig()
+	if *configFile != "" {
+		if err := cfg.LoadFile(*configFile); err != nil {
+			return err
+		}
+	}
+	if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+		return err
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *apiPort != 0 {
+		cfg.APIServer.HTTP.Port = *apiPort
+	}
+	if *natsURL != "" {
+		cfg.NATS.URL = *natsURL
+	}
+	if *natsPort != 0 {
+		cfg.NATS.Embedded.Port = *natsPort
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+	return serve(cfg, log, level)
+}
+
+func serve(cfg controlplane.Config, log *slog.Logger, level slog.Level) error {
+	app := fx.New(
+		controlplane.Module(cfg, log),
+		fx.WithLogger(func() fxevent.Logger {
+			if level <= slog.LevelDebug {
+				return &fxevent.SlogLogger{Logger: log.With("component", "fx")}
+			}
+			return fxevent.NopLogger
+		}),
+		fx.StartTimeout(5*time.Minute), // a long log replays before the API opens
+		fx.StopTimeout(time.Duration(cfg.ShutdownTimeout)),
+	)
+	if err := app.Err(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		return err
+	}
+	log.Info("control plane started", "mode", cfg.Mode, "zone", cfg.Multizone.Zone.Name,
+		"api", fmt.Sprintf("http://%s:%d", cfg.APIServer.HTTP.Interface, cfg.APIServer.HTTP.Port),
+		"dataDir", cfg.DataDir)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "signal", "received")
+	case sig := <-app.Wait():
+		log.Info("shutting down", "exitCode", sig.ExitCode)
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancelStop()
+	if err := app.Stop(stopCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("control plane stopped")
+	return nil
+}

@@ -1,0 +1,154 @@
+// Package api is the HTTP gateway: Kuma 2.x's REST API as kumactl and the GUI use it. It is the
+// only place where domain errors become HTTP status codes.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jetmesh/jetmesh/services/manager"
+)
+
+// Config of the API server.
+type Config struct {
+	// Address to listen on; loopback by default because API authentication is not on yet.
+	Address string `json:"address" yaml:"address"`
+	// Port of the HTTP API (Kuma: KUMA_API_SERVER_HTTP_PORT).
+	Port int `json:"port" yaml:"port"`
+	// ReadOnly refuses every write (Kuma: KUMA_API_SERVER_READ_ONLY).
+	ReadOnly bool `json:"readOnly" yaml:"readOnly"`
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64 `json:"maxBodyBytes" yaml:"maxBodyBytes"`
+	// WriteTimeout bounds one write request including waiting for the read model.
+	WriteTimeout time.Duration `json:"writeTimeout" yaml:"writeTimeout"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{Address: "127.0.0.1", Port: 5681, MaxBodyBytes: 4 << 20, WriteTimeout: 30 * time.Second}
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("api: port %d out of range", c.Port)
+	}
+	if net.ParseIP(c.Address) == nil && c.Address != "" && c.Address != "localhost" {
+		return fmt.Errorf("api: address %q is not an IP address", c.Address)
+	}
+	if c.MaxBodyBytes <= 0 || c.WriteTimeout <= 0 {
+		return fmt.Errorf("api: maxBodyBytes and writeTimeout must be positive")
+	}
+	return nil
+}
+
+// Info is what GET / reports.
+type Info struct {
+	Product    string
+	Version    string
+	InstanceID string
+	ClusterID  string
+	Mode       string // "zone" (standalone), "global"
+	// JetmeshVersion is jetmesh's own version, next to the Kuma API version it implements.
+	JetmeshVersion string
+}
+
+// Server serves the REST API.
+type Server struct {
+	cfg  Config
+	info Info
+	mgr  *manager.Manager
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	srv  *http.Server
+	addr net.Addr
+	done chan error
+}
+
+// New returns an API server.
+func New(cfg Config, info Info, mgr *manager.Manager, log *slog.Logger) *Server {
+	return &Server{cfg: cfg, info: info, mgr: mgr, log: log}
+}
+
+// Start listens (so a taken port fails here) and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	addr := net.JoinHostPort(s.cfg.Address, strconv.Itoa(s.cfg.Port))
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: listen %s: %w", addr, unwrapSyscall(err))
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.mu.Lock()
+	s.srv, s.addr, s.done = srv, ln.Addr(), make(chan error, 1)
+	s.mu.Unlock()
+	go func() {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	s.log.Info("API server listening", "address", ln.Addr().String())
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Stop stops accepting connections and waits for in-flight requests until ctx ends.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return <-done
+}
+
+// unwrapSyscall keeps "address already in use" readable in one line.
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+// writeJSON renders v as Kuma does: pretty-printed with a one-space indent.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"type":"/std-errors","status":500,"title":"Internal Server Error","detail":"Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}
+
+func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, e) }

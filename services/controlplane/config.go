@@ -1,0 +1,286 @@
+// Package controlplane assembles a jetmesh control plane: its configuration (YAML file, Kuma's
+// KUMA_* variables and jetmesh's JETMESH_* variables) and the fx wiring of its parts.
+package controlplane
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/services/api"
+)
+
+// Config is the control plane's configuration. Field names follow kuma-cp's YAML where the
+// setting means the same thing.
+type Config struct {
+	// Mode: "zone" (a standalone CP is a zone without a global) or "global".
+	Mode string `json:"mode"`
+	// Environment: "universal" (Kubernetes mode comes later).
+	Environment string `json:"environment"`
+	// DataDir holds JetStream's files and the CP's own state.
+	DataDir   string          `json:"dataDir"`
+	Multizone MultizoneConfig `json:"multizone"`
+	APIServer APIServerConfig `json:"apiServer"`
+	Defaults  DefaultsConfig  `json:"defaults"`
+	NATS      NATSConfig      `json:"nats"`
+	Store     StoreConfig     `json:"store"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout Duration `json:"shutdownTimeout"`
+}
+
+// MultizoneConfig mirrors kuma-cp's multizone section.
+type MultizoneConfig struct {
+	Zone struct {
+		Name string `json:"name"`
+	} `json:"zone"`
+}
+
+// APIServerConfig mirrors kuma-cp's apiServer section.
+type APIServerConfig struct {
+	HTTP struct {
+		Port      int    `json:"port"`
+		Interface string `json:"interface"`
+	} `json:"http"`
+	ReadOnly bool `json:"readOnly"`
+}
+
+// DefaultsConfig mirrors kuma-cp's defaults section.
+type DefaultsConfig struct {
+	// SkipMesh: do not create the default mesh on first start.
+	SkipMesh bool `json:"skipMesh"`
+	// MeshName of the default mesh.
+	MeshName string `json:"meshName"`
+}
+
+// NATSConfig chooses between the embedded NATS server and an external one.
+type NATSConfig struct {
+	// URL of an external NATS server; empty runs the embedded server.
+	URL string `json:"url"`
+	// CredsFile for the external server (NATS .creds).
+	CredsFile string `json:"credsFile"`
+	// Embedded server settings.
+	Embedded EmbeddedNATSConfig `json:"embedded"`
+}
+
+// EmbeddedNATSConfig configures the in-process NATS server.
+type EmbeddedNATSConfig struct {
+	Host string `json:"host"`
+	// Port of the embedded server; loopback only by default and never 4222, so a system NATS
+	// on the same host is left alone.
+	Port int `json:"port"`
+	// SyncAlways fsyncs every JetStream write before acknowledging it: an API 200 survives a
+	// crash of the process or the machine. Turning it off trades that for throughput.
+	SyncAlways bool `json:"syncAlways"`
+}
+
+// StoreConfig configures the event log.
+type StoreConfig struct {
+	// Type is Kuma's KUMA_STORE_TYPE; "memory" (Kuma's default) and "jetstream" both mean
+	// the JetStream event log, which is always the source of truth here.
+	Type string `json:"type"`
+	// Replicas of the stream on an external NATS cluster.
+	Replicas int `json:"replicas"`
+	// HistoryMaxAge drops revisions older than this, never the current one (0 keeps all).
+	HistoryMaxAge Duration `json:"historyMaxAge"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	var c Config
+	c.Mode = resources.ModeZone
+	c.Environment = "universal"
+	c.DataDir = defaultDataDir()
+	c.Multizone.Zone.Name = "default"
+	def := api.DefaultConfig()
+	c.APIServer.HTTP.Port = def.Port
+	c.APIServer.HTTP.Interface = def.Address
+	c.Defaults.MeshName = "default"
+	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
+	c.Store = StoreConfig{Type: "memory", Replicas: 1}
+	c.ShutdownTimeout = Duration(30 * time.Second)
+	return c
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".jetmesh")
+	}
+	return ".jetmesh"
+}
+
+// Validate checks the configuration and says which setting is wrong.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Mode != resources.ModeZone {
+		errs = append(errs, fmt.Errorf("mode %q: only %q (standalone) is supported in this release; global and federated zone modes are not implemented yet", c.Mode, resources.ModeZone))
+	}
+	if c.Environment != "universal" {
+		errs = append(errs, fmt.Errorf("environment %q: only \"universal\" is supported", c.Environment))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, fmt.Errorf("dataDir must not be empty"))
+	}
+	if c.Multizone.Zone.Name == "" {
+		errs = append(errs, fmt.Errorf("multizone.zone.name must not be empty"))
+	}
+	switch c.Store.Type {
+	case "memory", "jetstream":
+	case "postgres":
+		errs = append(errs, fmt.Errorf("store.type postgres: the PostgreSQL read model is not implemented yet"))
+	default:
+		errs = append(errs, fmt.Errorf("store.type %q: must be memory or jetstream", c.Store.Type))
+	}
+	if c.Store.Replicas < 1 || c.Store.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("store.replicas %d: must be 1..5", c.Store.Replicas))
+	}
+	if c.NATS.URL == "" {
+		if p := c.NATS.Embedded.Port; p == 4222 {
+			errs = append(errs, fmt.Errorf("nats.embedded.port 4222 is the system NATS port; choose another"))
+		} else if p < -1 || p == 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("nats.embedded.port %d out of range (1-65535, or -1 for a random port)", p))
+		}
+	}
+	if !c.Defaults.SkipMesh && c.Defaults.MeshName == "" {
+		errs = append(errs, fmt.Errorf("defaults.meshName must not be empty"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdownTimeout must be positive"))
+	}
+	if err := c.apiConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) apiConfig() api.Config {
+	a := api.DefaultConfig()
+	a.Address = c.APIServer.HTTP.Interface
+	a.Port = c.APIServer.HTTP.Port
+	a.ReadOnly = c.APIServer.ReadOnly
+	return a
+}
+
+// LoadFile merges a YAML file into c; unknown keys are an error naming the file.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(b, c); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// envVar binds one environment variable to a setting.
+type envVar struct {
+	name string
+	set  func(c *Config, v string) error
+}
+
+// EnvVars lists the environment variables the CP reads: Kuma's names where they mean the
+// same thing, JETMESH_* for jetmesh's own settings.
+var envVars = []envVar{
+	{"KUMA_MODE", func(c *Config, v string) error { c.Mode = v; return nil }},
+	{"KUMA_ENVIRONMENT", func(c *Config, v string) error { c.Environment = v; return nil }},
+	{"KUMA_MULTIZONE_ZONE_NAME", func(c *Config, v string) error { c.Multizone.Zone.Name = v; return nil }},
+	{"KUMA_API_SERVER_HTTP_PORT", intVar(func(c *Config) *int { return &c.APIServer.HTTP.Port })},
+	{"KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config, v string) error { c.APIServer.HTTP.Interface = v; return nil }},
+	{"KUMA_API_SERVER_READ_ONLY", boolVar(func(c *Config) *bool { return &c.APIServer.ReadOnly })},
+	{"KUMA_DEFAULTS_SKIP_MESH", boolVar(func(c *Config) *bool { return &c.Defaults.SkipMesh })},
+	{"KUMA_STORE_TYPE", func(c *Config, v string) error { c.Store.Type = v; return nil }},
+	{"KUMA_GENERAL_WORK_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"JETMESH_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"JETMESH_NATS_URL", func(c *Config, v string) error { c.NATS.URL = v; return nil }},
+	{"JETMESH_NATS_CREDS_FILE", func(c *Config, v string) error { c.NATS.CredsFile = v; return nil }},
+	{"JETMESH_NATS_EMBEDDED_HOST", func(c *Config, v string) error { c.NATS.Embedded.Host = v; return nil }},
+	{"JETMESH_NATS_EMBEDDED_PORT", intVar(func(c *Config) *int { return &c.NATS.Embedded.Port })},
+	{"JETMESH_NATS_SYNC_ALWAYS", boolVar(func(c *Config) *bool { return &c.NATS.Embedded.SyncAlways })},
+	{"JETMESH_STORE_REPLICAS", intVar(func(c *Config) *int { return &c.Store.Replicas })},
+	{"JETMESH_STORE_HISTORY_MAX_AGE", durationVar(func(c *Config) *Duration { return &c.Store.HistoryMaxAge })},
+	{"JETMESH_SHUTDOWN_TIMEOUT", durationVar(func(c *Config) *Duration { return &c.ShutdownTimeout })},
+}
+
+// EnvNames returns the names of the environment variables the CP reads, for --help.
+func EnvNames() []string {
+	out := make([]string, len(envVars))
+	for i, e := range envVars {
+		out[i] = e.name
+	}
+	return out
+}
+
+// LoadEnv applies environment variables (they override the file, as in Kuma).
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	for _, e := range envVars {
+		v, ok := lookup(e.name)
+		if !ok {
+			continue
+		}
+		if err := e.set(c, strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("environment variable %s=%q: %w", e.name, v, err)
+		}
+	}
+	return nil
+}
+
+func intVar(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func boolVar(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean")
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func durationVar(field func(*Config) *Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration (e.g. 72h, 30s)")
+		}
+		*field(c) = Duration(d)
+		return nil
+	}
+}
+
+// Duration is a time.Duration written as "30s" in YAML and JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "30s"-style strings.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"30s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,164 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/fx"
+
+	"github.com/jetmesh/jetmesh/events"
+	jsstore "github.com/jetmesh/jetmesh/events/jetstream"
+	"github.com/jetmesh/jetmesh/projections"
+	"github.com/jetmesh/jetmesh/projections/state"
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/services/api"
+	"github.com/jetmesh/jetmesh/services/manager"
+	"github.com/jetmesh/jetmesh/services/natsd"
+	"github.com/jetmesh/jetmesh/xds/policies"
+)
+
+// Version facts reported by GET /. kumactl accepts a control plane whose product is "Kuma";
+// reporting the Kuma release whose API we implement keeps it from warning on every command.
+const (
+	ReportedProduct = "Kuma"
+	KumaAPIVersion  = "2.14.3"
+)
+
+// Version of jetmesh itself, set at build time with -ldflags.
+var Version = "dev"
+
+// Module wires a standalone control plane from cfg.
+func Module(cfg Config, log *slog.Logger) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg),
+		fx.Supply(log),
+		fx.Provide(
+			NewRegistry,
+			newInstance,
+			newConn,
+			newStore,
+			state.New,
+			newRunner,
+			newManager,
+			newAPI,
+		),
+		// Invoking the API server pulls in everything it depends on, started in dependency
+		// order and stopped in reverse.
+		fx.Invoke(func(*api.Server) {}),
+	)
+}
+
+// NewRegistry returns every resource type this control plane serves.
+func NewRegistry() (*resources.Registry, error) {
+	return resources.NewRegistry(append(core.Descriptors(), policies.Descriptors()...)...)
+}
+
+// instance identifies this control plane process.
+type instance struct {
+	ID    string
+	Scope events.Scope
+	Env   resources.Env
+}
+
+func newInstance(cfg Config) instance {
+	host, _ := os.Hostname()
+	return instance{
+		ID:    fmt.Sprintf("%s-%s", host, uuid.NewString()[:4]),
+		Scope: events.ZoneScope(cfg.Multizone.Zone.Name),
+		Env:   resources.Env{Mode: cfg.Mode, Zone: cfg.Multizone.Zone.Name, Environment: cfg.Environment},
+	}
+}
+
+// newConn starts the embedded NATS server (unless an external URL is configured) and connects.
+func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if cfg.NATS.URL != "" {
+		opts := []nats.Option{nats.Name("jetmesh-cp"), nats.MaxReconnects(-1)}
+		if cfg.NATS.CredsFile != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATS.CredsFile))
+		}
+		nc, err := nats.Connect(cfg.NATS.URL, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATS.URL, err)
+		}
+		lc.Append(fx.StopHook(func() error { return nc.Drain() }))
+		return nc, nil
+	}
+	ncfg := natsd.DefaultConfig()
+	ncfg.Host = cfg.NATS.Embedded.Host
+	ncfg.Port = cfg.NATS.Embedded.Port
+	ncfg.SyncAlways = cfg.NATS.Embedded.SyncAlways
+	ncfg.StoreDir = filepath.Join(cfg.DataDir, "nats")
+	srv, err := natsd.New(ncfg, log.With("component", "nats"))
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, err
+	}
+	nc, err := srv.Connect(ctx, nats.Name("jetmesh-cp"))
+	if err != nil {
+		_ = srv.Stop(ctx)
+		return nil, err
+	}
+	lc.Append(fx.StopHook(func(ctx context.Context) error {
+		// Drain flushes what this CP published before the server goes away.
+		if err := nc.Drain(); err != nil {
+			log.Warn("NATS drain failed", "err", err)
+		}
+		return srv.Stop(ctx)
+	}))
+	return nc, nil
+}
+
+// StreamName is the JetStream stream holding a zone's resources.
+func StreamName(zone string) string { return "JETMESH_ZONE_" + events.EncodeToken(zone) }
+
+func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (events.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	scfg := jsstore.DefaultConfig()
+	scfg.Stream = StreamName(cfg.Multizone.Zone.Name)
+	scfg.Subjects = []string{inst.Scope.Wildcard()}
+	scfg.Replicas = cfg.Store.Replicas
+	return jsstore.New(ctx, js, scfg, "jetmesh://cp/"+inst.ID, log.With("component", "store"))
+}
+
+func newRunner(lc fx.Lifecycle, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
+	r := projections.NewRunner("state", store, view, log)
+	lc.Append(fx.StartStopHook(r.Start, r.Stop))
+	return r
+}
+
+func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store events.Store, view *state.State,
+	inst instance, _ *projections.Runner, log *slog.Logger) *manager.Manager {
+	m := manager.New(reg, store, view, inst.Env, inst.Scope, log.With("component", "manager"))
+	if !cfg.Defaults.SkipMesh {
+		lc.Append(fx.StartHook(func(ctx context.Context) error {
+			return m.EnsureDefaultMesh(ctx, cfg.Defaults.MeshName)
+		}))
+	}
+	return m
+}
+
+func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, log *slog.Logger) *api.Server {
+	s := api.New(cfg.apiConfig(), api.Info{
+		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
+		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
+	}, m, log.With("component", "api"))
+	lc.Append(fx.StartStopHook(s.Start, s.Stop))
+	return s
+}
