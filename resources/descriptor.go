@@ -48,6 +48,8 @@ type Descriptor struct {
 	Policy bool
 	// TargetRef marks targetRef policies.
 	TargetRef bool
+	// PolicyRefs says which targetRef lists a targetRef policy has (for /policies, /_resources).
+	PolicyRefs PolicyRefs
 	// HasInsights marks types with an _overview endpoint (Dataplane, Zone, ZoneIngress, ...).
 	HasInsights bool
 	// Internal types are kept in the log but not writable through the REST API (insights).
@@ -56,6 +58,11 @@ type Descriptor struct {
 	KDSFlags int
 	// NewSpec returns an empty spec to decode into.
 	NewSpec func() Spec
+}
+
+// PolicyRefs lists the targetRef sections of a policy type.
+type PolicyRefs struct {
+	From, To, Rules bool
 }
 
 // Validate checks that a descriptor is complete; a broken descriptor is a programming error.

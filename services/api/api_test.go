@@ -395,3 +395,28 @@ func TestRestartKeepsStateAndDeletedDefaultMesh(t *testing.T) {
 	c2.must("GET", "/meshes/kept", "", 200)
 	c2.must("GET", "/meshes/default", "", 404) // a deleted default mesh stays deleted
 }
+
+func TestTypeDescriptions(t *testing.T) {
+	c, _ := newClient(t)
+	m := c.must("GET", "/_resources", "", 200)
+	var mtp, dp map[string]any
+	for _, r := range m["resources"].([]any) {
+		switch d := r.(map[string]any); d["name"] {
+		case "MeshTrafficPermission":
+			mtp = d
+		case "DataplaneInsight":
+			dp = d
+		}
+	}
+	if mtp == nil || mtp["path"] != "meshtrafficpermissions" || mtp["scope"] != "Mesh" || mtp["policy"] == nil ||
+		mtp["pluralDisplayName"] != "Mesh Traffic Permissions" {
+		t.Fatalf("MeshTrafficPermission description: %v", mtp)
+	}
+	if dp == nil || dp["readOnly"] != true {
+		t.Fatalf("insights must be read-only: %v", dp)
+	}
+	p := c.must("GET", "/policies", "", 200)
+	if ps := p["policies"].([]any); len(ps) == 0 || ps[0].(map[string]any)["isTargetRefBased"] != true {
+		t.Fatalf("policies: %v", p)
+	}
+}

@@ -43,6 +43,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.onlyGet(w, r, s.index)
 		return
 	}
+	if len(segs) == 1 {
+		switch segs[0] {
+		case "_resources":
+			s.onlyGet(w, r, s.resourceTypes)
+			return
+		case "policies":
+			s.onlyGet(w, r, s.policies)
+			return
+		}
+	}
 	t, ok := s.resolve(segs)
 	if !ok {
 		notFound(w)

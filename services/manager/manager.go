@@ -32,7 +32,9 @@ var ErrReadOnly = errors.New("resource is read-only on this control plane")
 // MeshNotFoundError: a mesh-scoped resource names a mesh that does not exist.
 type MeshNotFoundError struct{ Mesh string }
 
-func (e *MeshNotFoundError) Error() string { return fmt.Sprintf("mesh of name %s is not found", e.Mesh) }
+func (e *MeshNotFoundError) Error() string {
+	return fmt.Sprintf("mesh of name %s is not found", e.Mesh)
+}
 
 // MeshExists reports whether the mesh is live in the read model.
 func (m *Manager) MeshExists(mesh string) bool {

@@ -29,8 +29,10 @@ func (l *logAdapter) log(level slog.Level, format string, v []any) {
 	l.logger.Log(ctx, level, logMsg, "log", fmt.Sprintf(format, v...))
 }
 
-// Noticef logs at info level.
-func (l *logAdapter) Noticef(format string, v ...any) { l.log(slog.LevelInfo, format, v) }
+// Noticef logs at debug level: nats-server's notices (its start-up banner, JetStream limits,
+// listen addresses) would drown the control plane's own start-up lines; the CP logs the
+// facts that matter itself. Warnings and errors keep their level.
+func (l *logAdapter) Noticef(format string, v ...any) { l.log(slog.LevelDebug, format, v) }
 
 // Warnf logs at warn level.
 func (l *logAdapter) Warnf(format string, v ...any) { l.log(slog.LevelWarn, format, v) }

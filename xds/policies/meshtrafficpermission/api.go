@@ -19,6 +19,7 @@ var Descriptor = &resources.Descriptor{
 	Plugin:       true,
 	Policy:       true,
 	TargetRef:    true,
+	PolicyRefs:   resources.PolicyRefs{From: true, Rules: true},
 	KDSFlags: resources.ConsumedByZone | resources.ConsumedByGlobal | resources.ProvidedByZone |
 		resources.ProvidedByGlobal | resources.SyncedAcrossZones,
 	NewSpec: func() resources.Spec { return &Spec{} },
