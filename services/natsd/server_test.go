@@ -212,7 +212,8 @@ func TestLogAdapterLevels(t *testing.T) {
 	la.Fatalf("fatal %d", 5)
 	la.Debugf("debug %d", 6)
 	la.Tracef("trace %d", 7)
-	want := []string{"DEBUG notice 1", // notices are demoted: see Noticef "WARN warn 2", "ERROR error 3", "ERROR fatal 4", "ERROR fatal 5",
+	// Notices are demoted to debug: see Noticef.
+	want := []string{"DEBUG notice 1", "WARN warn 2", "ERROR error 3", "ERROR fatal 4", "ERROR fatal 5",
 		"DEBUG debug 6", "DEBUG trace 7"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("logged (-want +got):\n%s", diff)
