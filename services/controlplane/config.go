@@ -109,11 +109,19 @@ func DefaultConfig() Config {
 	return c
 }
 
-func defaultDataDir() string {
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".jetmesh")
+func defaultDataDir() string { return expandHome("~/.jetmesh") }
+
+// expandHome resolves a leading "~/" to the user's home directory.
+func expandHome(p string) string {
+	rest, ok := strings.CutPrefix(p, "~/")
+	if !ok {
+		return p
 	}
-	return ".jetmesh"
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".", rest)
+	}
+	return filepath.Join(home, rest)
 }
 
 // Validate checks the configuration and says which setting is wrong.
@@ -177,6 +185,7 @@ func (c *Config) LoadFile(path string) error {
 	if err := yaml.UnmarshalStrict(b, c); err != nil {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
+	c.DataDir = expandHome(c.DataDir)
 	return nil
 }
 
@@ -197,8 +206,8 @@ var envVars = []envVar{
 	{"KUMA_API_SERVER_READ_ONLY", boolVar(func(c *Config) *bool { return &c.APIServer.ReadOnly })},
 	{"KUMA_DEFAULTS_SKIP_MESH", boolVar(func(c *Config) *bool { return &c.Defaults.SkipMesh })},
 	{"KUMA_STORE_TYPE", func(c *Config, v string) error { c.Store.Type = v; return nil }},
-	{"KUMA_GENERAL_WORK_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
-	{"JETMESH_DATA_DIR", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"KUMA_GENERAL_WORK_DIR", func(c *Config, v string) error { c.DataDir = expandHome(v); return nil }},
+	{"JETMESH_DATA_DIR", func(c *Config, v string) error { c.DataDir = expandHome(v); return nil }},
 	{"JETMESH_NATS_URL", func(c *Config, v string) error { c.NATS.URL = v; return nil }},
 	{"JETMESH_NATS_CREDS_FILE", func(c *Config, v string) error { c.NATS.CredsFile = v; return nil }},
 	{"JETMESH_NATS_EMBEDDED_HOST", func(c *Config, v string) error { c.NATS.Embedded.Host = v; return nil }},

@@ -45,6 +45,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newInstance,
 			newConn,
 			newStore,
+			func(s *jsstore.Store) events.Store { return s },
 			state.New,
 			newRunner,
 			newManager,
@@ -53,6 +54,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 		// Invoking the API server pulls in everything it depends on, started in dependency
 		// order and stopped in reverse.
 		fx.Invoke(func(*api.Server) {}),
+		fx.Invoke(startCompactor),
 	)
 }
 
@@ -123,7 +125,7 @@ func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) 
 // StreamName is the JetStream stream holding a zone's resources.
 func StreamName(zone string) string { return "JETMESH_ZONE_" + events.EncodeToken(zone) }
 
-func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (events.Store, error) {
+func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (*jsstore.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	js, err := jetstream.New(nc)
@@ -135,6 +137,15 @@ func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (event
 	scfg.Subjects = []string{inst.Scope.Wildcard()}
 	scfg.Replicas = cfg.Store.Replicas
 	return jsstore.New(ctx, js, scfg, "jetmesh://cp/"+inst.ID, log.With("component", "store"))
+}
+
+// startCompactor keeps history within store.historyMaxAge when one is set.
+func startCompactor(lc fx.Lifecycle, cfg Config, store *jsstore.Store, log *slog.Logger) {
+	if cfg.Store.HistoryMaxAge <= 0 {
+		return
+	}
+	c := newCompactor(store, time.Duration(cfg.Store.HistoryMaxAge), log.With("component", "compactor"))
+	lc.Append(fx.StartStopHook(c.Start, c.Stop))
 }
 
 func newRunner(lc fx.Lifecycle, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
