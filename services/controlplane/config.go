@@ -30,6 +30,8 @@ type Config struct {
 	Multizone MultizoneConfig `json:"multizone"`
 	APIServer APIServerConfig `json:"apiServer"`
 	Defaults  DefaultsConfig  `json:"defaults"`
+	DPServer  DPServerConfig  `json:"dpServer"`
+	XDS       XDSConfig       `json:"xds"`
 	NATS      NATSConfig      `json:"nats"`
 	Store     StoreConfig     `json:"store"`
 	// ShutdownTimeout bounds graceful shutdown.
@@ -50,6 +52,24 @@ type APIServerConfig struct {
 		Interface string `json:"interface"`
 	} `json:"http"`
 	ReadOnly bool `json:"readOnly"`
+}
+
+// DPServerConfig mirrors kuma-cp's dpServer section: xDS and /bootstrap on one TLS port.
+type DPServerConfig struct {
+	Port int `json:"port"`
+	// Interface to listen on; loopback until dataplane tokens are checked.
+	Interface string `json:"interface"`
+	// Hosts the generated CP certificate is valid for, besides localhost and the hostname.
+	Hosts []string `json:"hosts"`
+}
+
+// XDSConfig mirrors kuma-cp's xdsServer settings that apply here.
+type XDSConfig struct {
+	// DataplaneDeregistrationDelay: direct-mode dataplanes are deleted this long after their
+	// proxy disconnected, unless it reconnects.
+	DataplaneDeregistrationDelay Duration `json:"dataplaneDeregistrationDelay"`
+	// DataplaneStatusFlushInterval: how often ACK/NACK counters reach the insights.
+	DataplaneStatusFlushInterval Duration `json:"dataplaneStatusFlushInterval"`
 }
 
 // DefaultsConfig mirrors kuma-cp's defaults section.
@@ -103,6 +123,10 @@ func DefaultConfig() Config {
 	c.APIServer.HTTP.Port = def.Port
 	c.APIServer.HTTP.Interface = def.Address
 	c.Defaults.MeshName = "default"
+	c.DPServer.Port = 5678
+	c.DPServer.Interface = "127.0.0.1"
+	c.XDS.DataplaneDeregistrationDelay = Duration(10 * time.Second)
+	c.XDS.DataplaneStatusFlushInterval = Duration(10 * time.Second)
 	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
 	c.Store = StoreConfig{Type: "memory", Replicas: 1}
 	c.ShutdownTimeout = Duration(30 * time.Second)
@@ -159,6 +183,12 @@ func (c Config) Validate() error {
 	if !c.Defaults.SkipMesh && c.Defaults.MeshName == "" {
 		errs = append(errs, fmt.Errorf("defaults.meshName must not be empty"))
 	}
+	if c.DPServer.Port < 0 || c.DPServer.Port > 65535 {
+		errs = append(errs, fmt.Errorf("dpServer.port %d out of range", c.DPServer.Port))
+	}
+	if c.XDS.DataplaneDeregistrationDelay < 0 || c.XDS.DataplaneStatusFlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("xds.dataplaneDeregistrationDelay must not be negative and xds.dataplaneStatusFlushInterval must be positive"))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout must be positive"))
 	}
@@ -204,6 +234,10 @@ var envVars = []envVar{
 	{"KUMA_API_SERVER_HTTP_PORT", intVar(func(c *Config) *int { return &c.APIServer.HTTP.Port })},
 	{"KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config, v string) error { c.APIServer.HTTP.Interface = v; return nil }},
 	{"KUMA_API_SERVER_READ_ONLY", boolVar(func(c *Config) *bool { return &c.APIServer.ReadOnly })},
+	{"KUMA_DP_SERVER_PORT", intVar(func(c *Config) *int { return &c.DPServer.Port })},
+	{"JETMESH_DP_SERVER_INTERFACE", func(c *Config, v string) error { c.DPServer.Interface = v; return nil }},
+	{"KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay })},
+	{"KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval })},
 	{"KUMA_DEFAULTS_SKIP_MESH", boolVar(func(c *Config) *bool { return &c.Defaults.SkipMesh })},
 	{"KUMA_STORE_TYPE", func(c *Config, v string) error { c.Store.Type = v; return nil }},
 	{"KUMA_GENERAL_WORK_DIR", func(c *Config, v string) error { c.DataDir = expandHome(v); return nil }},

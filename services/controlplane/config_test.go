@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/fx"
 )
 
@@ -18,7 +19,7 @@ func TestDocumentedDefaultsEqualCode(t *testing.T) {
 	if err := fromFile.LoadFile(filepath.Join("..", "..", "deploy", "jetmesh-cp.defaults.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(DefaultConfig(), fromFile); diff != "" {
+	if diff := cmp.Diff(DefaultConfig(), fromFile, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("deploy/jetmesh-cp.defaults.yaml differs from DefaultConfig (-code +file):\n%s", diff)
 	}
 	if err := DefaultConfig().Validate(); err != nil {
@@ -89,7 +90,7 @@ func TestConfigErrorsSayWhatIsWrong(t *testing.T) {
 func TestModuleGraphIsComplete(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Store.HistoryMaxAge = Duration(time.Hour)
-	if err := fx.ValidateApp(Module(cfg, slog.New(slog.DiscardHandler))); err != nil {
+	if err := fx.ValidateApp(Module(cfg, slog.New(slog.DiscardHandler)), fx.NopLogger); err != nil {
 		t.Fatal(err)
 	}
 }

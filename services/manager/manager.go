@@ -46,6 +46,8 @@ func (m *Manager) MeshExists(mesh string) bool {
 type Who struct {
 	Actor         string // e.g. "user:mesh-system:admin"
 	CorrelationID string // empty: a new one per request
+	// System marks the control plane's own writes, which may write internal types (insights).
+	System bool
 }
 
 // Result of an Apply.
@@ -89,7 +91,7 @@ func (m *Manager) key(desc *resources.Descriptor, mesh, name string) events.Key 
 
 // Apply creates or updates a resource.
 func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Result, error) {
-	if r.Desc.Internal {
+	if r.Desc.Internal && !who.System {
 		return Result{}, fmt.Errorf("apply %s %q: %w", r.Desc.Name, r.Meta.Name, ErrReadOnly)
 	}
 	if err := resources.Validate(r); err != nil {
@@ -169,7 +171,7 @@ func correlation(who Who) string {
 // Delete removes a resource with a tombstone. Deleting a mesh is refused while dataplanes
 // remain in it (as Kuma does) and otherwise removes everything in the mesh first.
 func (m *Manager) Delete(ctx context.Context, desc *resources.Descriptor, mesh, name string, who Who) error {
-	if desc.Internal {
+	if desc.Internal && !who.System {
 		return fmt.Errorf("delete %s %q: %w", desc.Name, name, ErrReadOnly)
 	}
 	who.CorrelationID = correlation(who)
@@ -192,6 +194,16 @@ func (m *Manager) Delete(ctx context.Context, desc *resources.Descriptor, mesh, 
 	seq, err := m.tombstone(ctx, m.key(desc, mesh, name), who)
 	if err != nil {
 		return err
+	}
+	if desc.HasInsights {
+		// The insight describes the resource's connection; it goes with it.
+		if idesc, ok := m.reg.ByName(desc.Name + "Insight"); ok {
+			if s, err := m.tombstone(ctx, m.key(idesc, mesh, name), who); err == nil {
+				seq = s
+			} else if !errors.Is(err, events.ErrNotFound) {
+				return fmt.Errorf("delete %s %s insight: %w", desc.Name, name, err)
+			}
+		}
 	}
 	return m.view.WaitFor(ctx, seq)
 }
