@@ -1,0 +1,385 @@
+// Package snapshots is the xDS projection: it folds the log into what proxy config depends on
+// (meshes, dataplanes, policies), tracks which connected proxies a change affects, and
+// regenerates only those, coalescing bursts without adding a fixed delay.
+package snapshots
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/jetmesh/jetmesh/events"
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
+)
+
+// Publisher receives generated snapshots (xds/server.Server implements it).
+type Publisher interface {
+	SetSnapshot(ctx context.Context, nodeID string, byType map[string][]types.Resource, versions map[string]string) error
+	ClearSnapshot(nodeID string)
+}
+
+// Client describes a connected proxy: what it is and which flavour of config it needs.
+type Client struct {
+	NodeID    string
+	Mesh      string
+	Name      string
+	AdminPort uint32
+	// GRPC marks grpc-go xDS clients, which consume API listeners named after services.
+	GRPC bool
+}
+
+// Generator builds a proxy's resources and per-type versions from its inputs.
+type Generator func(in Input) (map[string][]types.Resource, map[string]string, error)
+
+// Input is everything one proxy's config depends on.
+type Input struct {
+	Client      Client
+	Mesh        *resources.Resource
+	Dataplane   *resources.Resource
+	Endpoints   map[string][]Endpoint // by kuma.io/service, for the proxy's outbounds
+	Permissions []*resources.Resource // MeshTrafficPermissions of the mesh
+	Zone        string
+}
+
+// Endpoint is one inbound of a dataplane that provides a service.
+type Endpoint struct {
+	Address   string
+	Port      uint32
+	Tags      map[string]string
+	Dataplane string
+}
+
+type dataplane struct {
+	res       *resources.Resource
+	spec      *core.Dataplane
+	provides  []string // services of its inbounds
+	consumes  []string // services of its outbounds
+	endpoints map[string][]Endpoint
+}
+
+type meshState struct {
+	mesh       *resources.Resource
+	dataplanes map[string]*dataplane
+	providers  map[string]map[string]bool // service -> dataplane names with an inbound for it
+	consumers  map[string]map[string]bool // service -> dataplane names with an outbound to it
+	policies   map[string]*resources.Resource
+}
+
+// Projector is the projection and the regeneration loop.
+type Projector struct {
+	reg  *resources.Registry
+	gen  Generator
+	pub  Publisher
+	zone string
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	seq     uint64
+	meshes  map[string]*meshState
+	clients map[string]Client // connected proxies by node id
+	dirty   map[string]bool
+	kick    chan struct{}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a projector.
+func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log *slog.Logger) *Projector {
+	return &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
+		meshes: map[string]*meshState{}, clients: map[string]Client{}, dirty: map[string]bool{},
+		kick: make(chan struct{}, 1)}
+}
+
+// Sequence implements projections.Model.
+func (p *Projector) Sequence() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seq
+}
+
+func (p *Projector) meshOf(name string) *meshState {
+	m := p.meshes[name]
+	if m == nil {
+		m = &meshState{dataplanes: map[string]*dataplane{}, providers: map[string]map[string]bool{},
+			consumers: map[string]map[string]bool{}, policies: map[string]*resources.Resource{}}
+		p.meshes[name] = m
+	}
+	return m
+}
+
+// Apply implements projections.Model: it updates the indexes and marks affected proxies.
+func (p *Projector) Apply(rec events.Record) error {
+	var res *resources.Resource
+	if !rec.Event.Deleted() {
+		desc, ok := p.reg.ByName(rec.Key.Type)
+		if !ok {
+			p.setSeq(rec.Sequence)
+			return nil
+		}
+		r, err := resources.DecodeAs(desc, rec.Event.Data)
+		if err != nil {
+			return fmt.Errorf("decode %s: %w", rec.Key, err)
+		}
+		res = r
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq = rec.Sequence
+	switch rec.Key.Type {
+	case "Mesh":
+		m := p.meshOf(rec.Key.Name)
+		m.mesh = res
+		p.markMeshLocked(rec.Key.Name)
+	case "Dataplane":
+		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
+	case meshtrafficpermission.Descriptor.Name:
+		m := p.meshOf(rec.Key.Mesh)
+		if res == nil {
+			delete(m.policies, rec.Key.Name)
+		} else {
+			m.policies[rec.Key.Name] = res
+		}
+		p.markMeshLocked(rec.Key.Mesh)
+	default:
+		return nil
+	}
+	p.signal()
+	return nil
+}
+
+func (p *Projector) setSeq(seq uint64) {
+	p.mu.Lock()
+	p.seq = seq
+	p.mu.Unlock()
+}
+
+// applyDataplaneLocked updates the indexes and marks the dataplane itself plus every consumer
+// of a service it provided before or provides now.
+func (p *Projector) applyDataplaneLocked(mesh, name string, res *resources.Resource) {
+	m := p.meshOf(mesh)
+	affected := map[string]bool{}
+	if old := m.dataplanes[name]; old != nil {
+		for _, svc := range old.provides {
+			delete(m.providers[svc], name)
+			affected[svc] = true
+		}
+		for _, svc := range old.consumes {
+			delete(m.consumers[svc], name)
+		}
+		delete(m.dataplanes, name)
+	}
+	if res != nil {
+		if spec, ok := res.Spec.(*core.Dataplane); ok {
+			dp := index(res, spec)
+			m.dataplanes[name] = dp
+			for _, svc := range dp.provides {
+				addTo(m.providers, svc, name)
+				affected[svc] = true
+			}
+			for _, svc := range dp.consumes {
+				addTo(m.consumers, svc, name)
+			}
+		}
+	}
+	p.markLocked(mesh, name)
+	for svc := range affected {
+		for consumer := range m.consumers[svc] {
+			p.markLocked(mesh, consumer)
+		}
+	}
+}
+
+func addTo(idx map[string]map[string]bool, key, name string) {
+	if idx[key] == nil {
+		idx[key] = map[string]bool{}
+	}
+	idx[key][name] = true
+}
+
+// index extracts what other proxies need from a dataplane, once, at apply time.
+func index(res *resources.Resource, spec *core.Dataplane) *dataplane {
+	dp := &dataplane{res: res, spec: spec, endpoints: map[string][]Endpoint{}}
+	net := spec.Networking
+	if net == nil {
+		return dp
+	}
+	seen := map[string]bool{}
+	for _, in := range net.Inbound {
+		svc := in.Tags[resources.TagService]
+		if svc == "" || (in.Health != nil && !in.Health.Ready) { // health present and not ready: out of rotation
+			continue
+		}
+		addr := in.Address
+		if addr == "" {
+			addr = net.Address
+		}
+		dp.endpoints[svc] = append(dp.endpoints[svc], Endpoint{Address: addr, Port: in.Port, Tags: in.Tags, Dataplane: res.Meta.Name})
+		if !seen[svc] {
+			seen[svc] = true
+			dp.provides = append(dp.provides, svc)
+		}
+	}
+	outSeen := map[string]bool{}
+	for _, out := range net.Outbound {
+		svc := out.Tags[resources.TagService]
+		if svc != "" && !outSeen[svc] {
+			outSeen[svc] = true
+			dp.consumes = append(dp.consumes, svc)
+		}
+	}
+	return dp
+}
+
+func (p *Projector) markMeshLocked(mesh string) {
+	for id, c := range p.clients {
+		if c.Mesh == mesh {
+			p.dirty[id] = true
+		}
+	}
+}
+
+// markLocked marks a dataplane's connected proxies (a grpc client and an Envoy may share one).
+func (p *Projector) markLocked(mesh, name string) {
+	for id, c := range p.clients {
+		if c.Mesh == mesh && c.Name == name {
+			p.dirty[id] = true
+		}
+	}
+}
+
+func (p *Projector) signal() {
+	if len(p.dirty) == 0 {
+		return
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default: // a regeneration round is already pending; it will see these marks
+	}
+}
+
+// Connect starts producing snapshots for a proxy.
+func (p *Projector) Connect(c Client) {
+	p.mu.Lock()
+	p.clients[c.NodeID] = c
+	p.dirty[c.NodeID] = true
+	p.signal()
+	p.mu.Unlock()
+}
+
+// Disconnect stops producing snapshots for a proxy that has no stream left.
+func (p *Projector) Disconnect(nodeID string) {
+	p.mu.Lock()
+	delete(p.clients, nodeID)
+	delete(p.dirty, nodeID)
+	p.mu.Unlock()
+	p.pub.ClearSnapshot(nodeID)
+}
+
+// Start runs the regeneration loop.
+func (p *Projector) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go p.loop(ctx)
+	return nil
+}
+
+// Stop ends the loop.
+func (p *Projector) Stop(ctx context.Context) error {
+	if p.cancel == nil {
+		return nil
+	}
+	p.cancel()
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// loop regenerates dirty proxies. A burst of changes that arrives while a round runs is
+// handled by the next round as one, so bursts coalesce without a timer.
+func (p *Projector) loop(ctx context.Context) {
+	defer close(p.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kick:
+		}
+		for _, in := range p.takeDirty() {
+			p.rebuild(ctx, in)
+		}
+	}
+}
+
+// takeDirty snapshots the inputs of every dirty proxy under the lock.
+func (p *Projector) takeDirty() []Input {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.dirty))
+	for id := range p.dirty {
+		ids = append(ids, id)
+	}
+	p.dirty = map[string]bool{}
+	sort.Strings(ids)
+	out := make([]Input, 0, len(ids))
+	for _, id := range ids {
+		c, ok := p.clients[id]
+		if !ok {
+			continue
+		}
+		if in, ok := p.inputLocked(c); ok {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+func (p *Projector) inputLocked(c Client) (Input, bool) {
+	m := p.meshes[c.Mesh]
+	if m == nil || m.mesh == nil {
+		return Input{}, false
+	}
+	dp := m.dataplanes[c.Name]
+	if dp == nil {
+		return Input{}, false
+	}
+	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]Endpoint{}, Zone: p.zone}
+	for _, svc := range dp.consumes {
+		for provider := range m.providers[svc] {
+			in.Endpoints[svc] = append(in.Endpoints[svc], m.dataplanes[provider].endpoints[svc]...)
+		}
+		sort.Slice(in.Endpoints[svc], func(i, j int) bool {
+			a, b := in.Endpoints[svc][i], in.Endpoints[svc][j]
+			return a.Dataplane < b.Dataplane || a.Dataplane == b.Dataplane && a.Port < b.Port
+		})
+	}
+	names := make([]string, 0, len(m.policies))
+	for n := range m.policies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		in.Permissions = append(in.Permissions, m.policies[n])
+	}
+	return in, true
+}
+
+func (p *Projector) rebuild(ctx context.Context, in Input) {
+	byType, versions, err := p.gen(in)
+	if err != nil {
+		p.log.Error("generate proxy config failed", "node", in.Client.NodeID, "err", err)
+		return
+	}
+	if err := p.pub.SetSnapshot(ctx, in.Client.NodeID, byType, versions); err != nil && ctx.Err() == nil {
+		p.log.Error("publish proxy config failed", "node", in.Client.NodeID, "err", err)
+	}
+}

@@ -1,0 +1,377 @@
+package dpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/jetmesh/jetmesh/events"
+	"github.com/jetmesh/jetmesh/projections/state"
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/services/manager"
+	"github.com/jetmesh/jetmesh/xds/server"
+)
+
+// Node metadata keys kuma-dp sends (Kuma 2.x pkg/core/xds/metadata.go).
+const (
+	metaResource  = "dataplane.resource"
+	metaProxyType = "dataplane.proxyType"
+	metaAdminPort = "dataplane.admin.port"
+	metaVersion   = "version"
+)
+
+// subscriptionLimit is how many subscriptions an insight keeps (KUMA_METRICS_DATAPLANE_SUBSCRIPTION_LIMIT).
+const subscriptionLimit = 2
+
+// LifecycleConfig tunes dataplane lifecycle handling.
+type LifecycleConfig struct {
+	// DeregistrationDelay: a direct-mode dataplane is deleted this long after its last stream
+	// closed, unless it reconnects (KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY, 10s).
+	DeregistrationDelay time.Duration
+	// StatusFlushInterval: how often ACK/NACK counters are written to insights
+	// (KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL, 10s).
+	StatusFlushInterval time.Duration
+}
+
+// DefaultLifecycleConfig returns Kuma's defaults.
+func DefaultLifecycleConfig() LifecycleConfig {
+	return LifecycleConfig{DeregistrationDelay: 10 * time.Second, StatusFlushInterval: 10 * time.Second}
+}
+
+// Lifecycle turns proxy streams into events: direct-mode registration and deregistration,
+// and DataplaneInsight subscriptions (connect, status, disconnect).
+type Lifecycle struct {
+	cfg        LifecycleConfig
+	mgr        *manager.Manager
+	instanceID string
+	log        *slog.Logger
+
+	writeMu sync.Mutex // serialises insight read-modify-writes
+
+	mu     sync.Mutex
+	direct map[string]bool          // node id -> registered from node metadata
+	timers map[string]*time.Timer   // node id -> pending deregistration
+	dirty  map[int64]*server.Stream // streams whose counters changed since the last flush
+	subs   map[int64]string         // stream id -> subscription id
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewLifecycle returns a lifecycle writing through mgr.
+func NewLifecycle(cfg LifecycleConfig, mgr *manager.Manager, instanceID string, log *slog.Logger) *Lifecycle {
+	return &Lifecycle{cfg: cfg, mgr: mgr, instanceID: instanceID, log: log,
+		direct: map[string]bool{}, timers: map[string]*time.Timer{}, dirty: map[int64]*server.Stream{},
+		subs: map[int64]string{}}
+}
+
+// Start closes subscriptions a previous process left open (it died without writing them)
+// and starts the status flusher.
+func (l *Lifecycle) Start(ctx context.Context) error {
+	if err := l.closeStaleSubscriptions(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel, l.done = cancel, make(chan struct{})
+	go l.flushLoop(runCtx)
+	return nil
+}
+
+// Stop ends the flusher and pending deregistrations.
+func (l *Lifecycle) Stop(ctx context.Context) error {
+	l.mu.Lock()
+	for id, t := range l.timers {
+		t.Stop()
+		delete(l.timers, id)
+	}
+	l.mu.Unlock()
+	if l.cancel == nil {
+		return nil
+	}
+	l.cancel()
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ParseProxyID splits a node id "<mesh>.<name>" at the first dot; zone proxies use ".<name>".
+func ParseProxyID(id string) (mesh, name string, err error) {
+	mesh, name, ok := strings.Cut(id, ".")
+	if !ok || name == "" {
+		return "", "", fmt.Errorf("node id %q: want <mesh>.<name>", id)
+	}
+	return mesh, name, nil
+}
+
+// OnConnect registers the dataplane (direct mode) or checks that it exists (indirect mode),
+// then records the subscription.
+func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
+	mesh, name, err := ParseProxyID(s.Node.GetId())
+	if err != nil {
+		return err
+	}
+	md := s.Node.GetMetadata().GetFields()
+	if pt := md[metaProxyType].GetStringValue(); pt != "" && pt != "dataplane" {
+		return fmt.Errorf("proxy type %q is not served by this control plane yet", pt)
+	}
+	actor := fmt.Sprintf("dataplane:%s/%s", mesh, name)
+	if doc := md[metaResource].GetStringValue(); doc != "" {
+		if err := l.register(ctx, mesh, name, doc, actor); err != nil {
+			return err
+		}
+	} else if _, ok := l.mgr.View().Get(manager.DataplaneType, mesh, name); !ok {
+		return fmt.Errorf("dataplane %s/%s not found: create it with kumactl apply, or start the proxy with --dataplane-file", mesh, name)
+	}
+	l.mu.Lock()
+	if t := l.timers[s.Node.GetId()]; t != nil {
+		t.Stop() // it came back before its deregistration
+		delete(l.timers, s.Node.GetId())
+	}
+	subID := uuid.NewString()
+	l.subs[s.ID] = subID
+	l.mu.Unlock()
+	return l.updateInsight(ctx, mesh, name, func(in *core.DataplaneInsight) {
+		sub := core.DiscoverySubscription{
+			ID: subID, ControlPlaneInstanceID: l.instanceID, ConnectTime: core.NewTimestamp(s.ConnectTime.UTC()),
+			Status:  &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{}},
+			Version: versionOf(md[metaVersion]),
+		}
+		in.Subscriptions = append(in.Subscriptions, sub)
+		if n := len(in.Subscriptions); n > subscriptionLimit {
+			in.Subscriptions = in.Subscriptions[n-subscriptionLimit:]
+		}
+	})
+}
+
+// register creates or updates a Dataplane carried in node metadata (direct mode).
+func (l *Lifecycle) register(ctx context.Context, mesh, name, doc, actor string) error {
+	desc, _ := l.mgr.Registry().ByName(manager.DataplaneType)
+	dp, err := resources.DecodeAs(desc, []byte(doc))
+	if err != nil {
+		return fmt.Errorf("dataplane in node metadata: %w", err)
+	}
+	if dp.Meta.Mesh == "" {
+		dp.Meta.Mesh = mesh
+	}
+	if dp.Meta.Name == "" {
+		dp.Meta.Name = name
+	}
+	if dp.Meta.Mesh != mesh || dp.Meta.Name != name {
+		return fmt.Errorf("dataplane in node metadata is %s/%s but the node id says %s/%s", dp.Meta.Mesh, dp.Meta.Name, mesh, name)
+	}
+	if _, err := l.mgr.Apply(ctx, dp, manager.Who{Actor: actor}); err != nil {
+		return fmt.Errorf("register dataplane %s/%s: %w", mesh, name, err)
+	}
+	l.mu.Lock()
+	l.direct[mesh+"."+name] = true
+	l.mu.Unlock()
+	return nil
+}
+
+// OnStatus marks the stream for the next status flush.
+func (l *Lifecycle) OnStatus(s *server.Stream) {
+	l.mu.Lock()
+	l.dirty[s.ID] = s
+	l.mu.Unlock()
+}
+
+// OnDisconnect records the disconnect and schedules deregistration of direct-mode dataplanes.
+func (l *Lifecycle) OnDisconnect(s *server.Stream) {
+	id := s.Node.GetId()
+	mesh, name, err := ParseProxyID(id)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	delete(l.dirty, s.ID)
+	subID := l.subs[s.ID]
+	delete(l.subs, s.ID)
+	direct := l.direct[id]
+	l.mu.Unlock()
+	// The stream's context is gone; the write must still happen.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := time.Now().UTC()
+	err = l.updateInsight(ctx, mesh, name, func(in *core.DataplaneInsight) {
+		for i := range in.Subscriptions {
+			if in.Subscriptions[i].ID == subID {
+				in.Subscriptions[i].DisconnectTime = core.NewTimestamp(now)
+				fillStatus(&in.Subscriptions[i], s)
+			}
+		}
+	})
+	if err != nil && !errors.Is(err, events.ErrNotFound) {
+		l.log.Warn("record disconnect failed", "node", id, "err", err)
+	}
+	if !direct {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.timers[id]; t != nil {
+		t.Stop()
+	}
+	l.timers[id] = time.AfterFunc(l.cfg.DeregistrationDelay, func() { l.deregister(id, mesh, name) })
+}
+
+func (l *Lifecycle) deregister(id, mesh, name string) {
+	l.mu.Lock()
+	delete(l.timers, id)
+	delete(l.direct, id)
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	desc, _ := l.mgr.Registry().ByName(manager.DataplaneType)
+	err := l.mgr.Delete(ctx, desc, mesh, name, manager.Who{Actor: fmt.Sprintf("dataplane:%s/%s", mesh, name), System: true})
+	if err != nil && !errors.Is(err, events.ErrNotFound) {
+		l.log.Warn("deregister dataplane failed", "node", id, "err", err)
+		return
+	}
+	l.log.Info("dataplane deregistered", "mesh", mesh, "name", name)
+}
+
+func (l *Lifecycle) flushLoop(ctx context.Context) {
+	defer close(l.done)
+	t := time.NewTicker(l.cfg.StatusFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.flush(ctx)
+		}
+	}
+}
+
+// flush writes the counters of every stream that changed since the last flush.
+func (l *Lifecycle) flush(ctx context.Context) {
+	l.mu.Lock()
+	dirty := l.dirty
+	l.dirty = map[int64]*server.Stream{}
+	subs := make(map[int64]string, len(dirty))
+	for id := range dirty {
+		subs[id] = l.subs[id]
+	}
+	l.mu.Unlock()
+	for id, s := range dirty {
+		mesh, name, err := ParseProxyID(s.Node.GetId())
+		if err != nil {
+			continue
+		}
+		err = l.updateInsight(ctx, mesh, name, func(in *core.DataplaneInsight) {
+			for i := range in.Subscriptions {
+				if in.Subscriptions[i].ID == subs[id] {
+					fillStatus(&in.Subscriptions[i], s)
+				}
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn("flush dataplane status failed", "node", s.Node.GetId(), "err", err)
+		}
+	}
+}
+
+func fillStatus(sub *core.DiscoverySubscription, s *server.Stream) {
+	sent, acked, nacked, last := s.Counters()
+	sub.Status = &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{
+		ResponsesSent: core.Uint64(sent), ResponsesAcknowledged: core.Uint64(acked), ResponsesRejected: core.Uint64(nacked),
+	}}
+	if !last.IsZero() {
+		sub.Status.LastUpdateTime = core.NewTimestamp(last.UTC())
+	}
+}
+
+// updateInsight applies fn to a dataplane's insight and writes it as a system event.
+func (l *Lifecycle) updateInsight(ctx context.Context, mesh, name string, fn func(*core.DataplaneInsight)) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	desc, ok := l.mgr.Registry().ByName(manager.DataplaneType + "Insight")
+	if !ok {
+		return fmt.Errorf("DataplaneInsight type not registered")
+	}
+	in := &core.DataplaneInsight{}
+	if e, ok := l.mgr.View().Get(desc.Name, mesh, name); ok {
+		if cur, ok := e.Resource.Spec.(*core.DataplaneInsight); ok {
+			copied := *cur
+			copied.Subscriptions = append([]core.DiscoverySubscription(nil), cur.Subscriptions...)
+			in = &copied
+		}
+	}
+	fn(in)
+	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Mesh: mesh, Name: name}, Spec: in}
+	_, err := l.mgr.Apply(ctx, r, manager.Who{Actor: "control-plane:" + l.instanceID, System: true})
+	return err
+}
+
+// closeStaleSubscriptions marks subscriptions without a disconnect time as disconnected: they
+// belong to a process that stopped without recording it, and would show proxies Online.
+func (l *Lifecycle) closeStaleSubscriptions(ctx context.Context) error {
+	now := core.NewTimestamp(time.Now().UTC())
+	for _, e := range l.mgr.View().List(manager.DataplaneType+"Insight", state.Filter{}) {
+		in, ok := e.Resource.Spec.(*core.DataplaneInsight)
+		if !ok || !hasOpen(in) {
+			continue
+		}
+		err := l.updateInsight(ctx, e.Key.Mesh, e.Key.Name, func(in *core.DataplaneInsight) {
+			for i := range in.Subscriptions {
+				if in.Subscriptions[i].DisconnectTime == nil {
+					in.Subscriptions[i].DisconnectTime = now
+				}
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("close stale subscriptions of %s/%s: %w", e.Key.Mesh, e.Key.Name, err)
+		}
+	}
+	return nil
+}
+
+func hasOpen(in *core.DataplaneInsight) bool {
+	for _, s := range in.Subscriptions {
+		if s.DisconnectTime == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// versionOf reads kuma-dp's "version" metadata struct.
+func versionOf(v *structpb.Value) *core.DataplaneVersion {
+	f := v.GetStructValue().GetFields()
+	if len(f) == 0 {
+		return nil
+	}
+	dp := f["kumaDp"].GetStructValue().GetFields()
+	ev := f["envoy"].GetStructValue().GetFields()
+	out := &core.DataplaneVersion{}
+	if len(dp) > 0 {
+		out.KumaDp = &core.KumaDpVersion{Version: dp["version"].GetStringValue(), GitTag: dp["gitTag"].GetStringValue(),
+			GitCommit: dp["gitCommit"].GetStringValue(), BuildDate: dp["buildDate"].GetStringValue()}
+	}
+	if len(ev) > 0 {
+		out.Envoy = &core.EnvoyVersion{Version: ev["version"].GetStringValue(), Build: ev["build"].GetStringValue(),
+			KumaDpCompatible: ev["kumaDpCompatible"].GetBoolValue()}
+	}
+	return out
+}
+
+// adminPort reads dataplane.admin.port (a string in kuma-dp's metadata).
+func adminPort(s *server.Stream) uint32 {
+	v := s.Node.GetMetadata().GetFields()[metaAdminPort]
+	if n, err := strconv.ParseUint(v.GetStringValue(), 10, 16); err == nil {
+		return uint32(n)
+	}
+	return uint32(v.GetNumberValue())
+}

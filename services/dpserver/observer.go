@@ -1,0 +1,48 @@
+package dpserver
+
+import (
+	"context"
+	"strings"
+
+	"github.com/jetmesh/jetmesh/projections/snapshots"
+	"github.com/jetmesh/jetmesh/xds/server"
+)
+
+// Streams reports the open streams of a node (xds/server.Server implements it).
+type Streams interface {
+	Streams(nodeID string) []*server.Stream
+}
+
+// Observer connects proxy streams to the lifecycle (events) and to the snapshot projection
+// (which proxies need config).
+type Observer struct {
+	Lifecycle *Lifecycle
+	Snapshots *snapshots.Projector
+	Streams   Streams
+}
+
+// OnConnect registers the proxy, then asks for its config.
+func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
+	if err := o.Lifecycle.OnConnect(ctx, s); err != nil {
+		return err
+	}
+	mesh, name, _ := ParseProxyID(s.Node.GetId())
+	o.Snapshots.Connect(snapshots.Client{
+		NodeID: s.Node.GetId(), Mesh: mesh, Name: name, AdminPort: adminPort(s),
+		// grpc-go announces itself as "gRPC Go"; such clients resolve services through API
+		// listeners named after them instead of Envoy's port-bound listeners.
+		GRPC: strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
+	})
+	return nil
+}
+
+// OnStatus records ACK/NACK counters.
+func (o *Observer) OnStatus(s *server.Stream) { o.Lifecycle.OnStatus(s) }
+
+// OnDisconnect records the disconnect; the proxy's snapshot goes when its last stream does.
+func (o *Observer) OnDisconnect(s *server.Stream) {
+	if len(o.Streams.Streams(s.Node.GetId())) == 0 {
+		o.Snapshots.Disconnect(s.Node.GetId())
+	}
+	o.Lifecycle.OnDisconnect(s)
+}
