@@ -1,0 +1,110 @@
+package generate_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/yaml"
+
+	"github.com/jetmesh/jetmesh/xds/generate"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func updating() bool { return *update || os.Getenv("UPDATE_GOLDEN") == "1" }
+
+// goldenCases are the representative proxies; each has testdata/<name>.golden.yaml.
+func goldenCases() map[string]func() (*generate.Resources, error) {
+	gen := func(p func() *generate.Proxy) func() (*generate.Resources, error) {
+		return func() (*generate.Resources, error) { return generate.Generate(p()) }
+	}
+	return map[string]func() (*generate.Resources, error){
+		"sidecar-http-inbound-tcp-outbound": gen(sidecarHTTPInTCPOut),
+		"grpc-inbound-two-zones":            gen(grpcTwoZones),
+		"subset-outbound":                   gen(subsetOutbound),
+		"mtls-permissions":                  gen(mtlsPermissions),
+		"no-outbounds":                      gen(noOutbounds),
+		"grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(grpcClientProxy())
+		},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for name, build := range goldenCases() {
+		t.Run(name, func(t *testing.T) {
+			res, err := build()
+			if err != nil {
+				t.Fatalf("generate: %v", err)
+			}
+			if err := generate.Validate(res); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			got := renderYAML(t, res)
+			path := filepath.Join("testdata", name+".golden.yaml")
+			if updating() {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("read golden (run with -update to create it): %v", err)
+			}
+			if diff := cmp.Diff(parseYAML(t, want), parseYAML(t, got)); diff != "" {
+				t.Errorf("%s differs (-golden +got), rerun with -update if intended:\n%s", path, diff)
+			}
+		})
+	}
+}
+
+// renderYAML writes the resources as protojson converted to YAML, with sorted keys, grouped by
+// type; an empty type is left out.
+func renderYAML(t *testing.T, r *generate.Resources) []byte {
+	t.Helper()
+	doc := map[string][]json.RawMessage{}
+	add := func(key string, m proto.Message) {
+		b, err := protojson.Marshal(m)
+		if err != nil {
+			t.Fatalf("protojson: %v", err)
+		}
+		doc[key] = append(doc[key], b)
+	}
+	for _, l := range r.Listeners {
+		add("listeners", l)
+	}
+	for _, c := range r.Clusters {
+		add("clusters", c)
+	}
+	for _, rc := range r.Routes {
+		add("routes", rc)
+	}
+	for _, e := range r.Endpoints {
+		add("endpoints", e)
+	}
+	j, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := yaml.JSONToYAML(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
+}
+
+func parseYAML(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatalf("parse YAML: %v", err)
+	}
+	return v
+}
