@@ -79,9 +79,10 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 	configFile := fs.String("config-file", "", "YAML configuration file, kuma-cp's layout where settings overlap (-c)")
 	fs.StringVar(configFile, "c", "", "shorthand for --config-file")
 	dataDir := fs.String("data-dir", "", "directory for JetStream files (default ~/.jetmesh; env JETMESH_DATA_DIR)")
-	apiPort := fs.Int("api-port", 0, "HTTP API port (default 5681; env KUMA_API_SERVER_HTTP_PORT)")
+	apiPort := fs.Int("api-port", 0, "HTTP API port (default 5681, 0 for a random one; env KUMA_API_SERVER_HTTP_PORT)")
 	natsURL := fs.String("nats-url", "", "use this external NATS server instead of the embedded one (env JETMESH_NATS_URL)")
 	natsPort := fs.Int("nats-port", 0, "embedded NATS client port (default 5690, -1 for a random one; env JETMESH_NATS_EMBEDDED_PORT)")
+	dpPort := fs.Int("dp-port", 0, "DP server port: xDS and /bootstrap (default 5678, 0 for a random one; env KUMA_DP_SERVER_PORT)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: jetmesh-cp run [flags]\n\nFlags:\n")
@@ -113,18 +114,21 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.LoadEnv(os.LookupEnv); err != nil {
 		return err
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if *apiPort != 0 {
-		cfg.APIServer.HTTP.Port = *apiPort
-	}
-	if *natsURL != "" {
-		cfg.NATS.URL = *natsURL
-	}
-	if *natsPort != 0 {
-		cfg.NATS.Embedded.Port = *natsPort
-	}
+	// Only flags given on the command line override, so "--api-port 0" can ask for a random port.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data-dir":
+			cfg.DataDir = *dataDir
+		case "api-port":
+			cfg.APIServer.HTTP.Port = *apiPort
+		case "dp-port":
+			cfg.DPServer.Port = *dpPort
+		case "nats-url":
+			cfg.NATS.URL = *natsURL
+		case "nats-port":
+			cfg.NATS.Embedded.Port = *natsPort
+		}
+	})
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -42,17 +43,9 @@ type Input struct {
 	Client      Client
 	Mesh        *resources.Resource
 	Dataplane   *resources.Resource
-	Endpoints   map[string][]Endpoint // by kuma.io/service, for the proxy's outbounds
-	Permissions []*resources.Resource // MeshTrafficPermissions of the mesh
+	Endpoints   map[string][]generate.Endpoint // by kuma.io/service, for the proxy's outbounds
+	Permissions []*resources.Resource          // MeshTrafficPermissions of the mesh
 	Zone        string
-}
-
-// Endpoint is one inbound of a dataplane that provides a service.
-type Endpoint struct {
-	Address   string
-	Port      uint32
-	Tags      map[string]string
-	Dataplane string
 }
 
 type dataplane struct {
@@ -60,7 +53,7 @@ type dataplane struct {
 	spec      *core.Dataplane
 	provides  []string // services of its inbounds
 	consumes  []string // services of its outbounds
-	endpoints map[string][]Endpoint
+	endpoints map[string][]generate.Endpoint
 }
 
 type meshState struct {
@@ -177,7 +170,7 @@ func (p *Projector) applyDataplaneLocked(mesh, name string, res *resources.Resou
 	}
 	if res != nil {
 		if spec, ok := res.Spec.(*core.Dataplane); ok {
-			dp := index(res, spec)
+			dp := index(res, spec, p.zone)
 			m.dataplanes[name] = dp
 			for _, svc := range dp.provides {
 				addTo(m.providers, svc, name)
@@ -203,34 +196,26 @@ func addTo(idx map[string]map[string]bool, key, name string) {
 	idx[key][name] = true
 }
 
-// index extracts what other proxies need from a dataplane, once, at apply time.
-func index(res *resources.Resource, spec *core.Dataplane) *dataplane {
-	dp := &dataplane{res: res, spec: spec, endpoints: map[string][]Endpoint{}}
-	net := spec.Networking
-	if net == nil {
+// index extracts what other proxies need from a dataplane, once, at apply time. Endpoints
+// come from the generator's own rules (advertised address, health) so both agree.
+func index(res *resources.Resource, spec *core.Dataplane, zone string) *dataplane {
+	dp := &dataplane{res: res, spec: spec}
+	dp.endpoints = generate.BuildEndpoints(generate.Topology{
+		Mesh: generate.Mesh{Name: res.Meta.Mesh}, Zone: zone,
+		Dataplanes: []generate.Dataplane{{Meta: res.Meta, Spec: spec}},
+	})
+	for svc := range dp.endpoints {
+		dp.provides = append(dp.provides, svc)
+	}
+	sort.Strings(dp.provides)
+	if spec.Networking == nil {
 		return dp
 	}
 	seen := map[string]bool{}
-	for _, in := range net.Inbound {
-		svc := in.Tags[resources.TagService]
-		if svc == "" || (in.Health != nil && !in.Health.Ready) { // health present and not ready: out of rotation
-			continue
-		}
-		addr := in.Address
-		if addr == "" {
-			addr = net.Address
-		}
-		dp.endpoints[svc] = append(dp.endpoints[svc], Endpoint{Address: addr, Port: in.Port, Tags: in.Tags, Dataplane: res.Meta.Name})
-		if !seen[svc] {
-			seen[svc] = true
-			dp.provides = append(dp.provides, svc)
-		}
-	}
-	outSeen := map[string]bool{}
-	for _, out := range net.Outbound {
+	for _, out := range spec.Networking.Outbound {
 		svc := out.Tags[resources.TagService]
-		if svc != "" && !outSeen[svc] {
-			outSeen[svc] = true
+		if svc != "" && !seen[svc] {
+			seen[svc] = true
 			dp.consumes = append(dp.consumes, svc)
 		}
 	}
@@ -352,15 +337,16 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 	if dp == nil {
 		return Input{}, false
 	}
-	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]Endpoint{}, Zone: p.zone}
+	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]generate.Endpoint{}, Zone: p.zone}
 	for _, svc := range dp.consumes {
+		providers := make([]string, 0, len(m.providers[svc]))
 		for provider := range m.providers[svc] {
+			providers = append(providers, provider)
+		}
+		sort.Strings(providers) // stable input, stable versions
+		for _, provider := range providers {
 			in.Endpoints[svc] = append(in.Endpoints[svc], m.dataplanes[provider].endpoints[svc]...)
 		}
-		sort.Slice(in.Endpoints[svc], func(i, j int) bool {
-			a, b := in.Endpoints[svc][i], in.Endpoints[svc][j]
-			return a.Dataplane < b.Dataplane || a.Dataplane == b.Dataplane && a.Port < b.Port
-		})
 	}
 	names := make([]string, 0, len(m.policies))
 	for n := range m.policies {

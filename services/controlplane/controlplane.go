@@ -55,6 +55,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 		// order and stopped in reverse.
 		fx.Invoke(func(*api.Server) {}),
 		fx.Invoke(startCompactor),
+		dataplaneModule,
 	)
 }
 

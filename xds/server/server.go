@@ -57,9 +57,22 @@ type Observer interface {
 	OnDisconnect(s *Stream)
 }
 
-// Server serves ADS for snapshots set in its cache.
-type Server struct {
+// Snapshots holds each proxy's current resources; the projection writes, the server reads.
+type Snapshots struct {
 	cache cache.SnapshotCache
+}
+
+// NewSnapshots returns an empty snapshot store. It is not in go-control-plane's ADS mode on
+// purpose: in ADS mode the cache withholds a response whenever the snapshot holds resources
+// of that type the client did not name (grpc-go asks for one listener at a time), which
+// stalls such clients for good.
+func NewSnapshots() *Snapshots {
+	return &Snapshots{cache: cache.NewSnapshotCache(false, cache.IDHash{}, nil)}
+}
+
+// Server serves ADS for the snapshots in its store.
+type Server struct {
+	snaps *Snapshots
 	xds   serverv3.Server
 	auth  Authenticator
 	obs   Observer
@@ -77,19 +90,17 @@ type streamStart struct {
 	ctx   context.Context
 }
 
-// New returns a server. The snapshot cache is not in ADS mode on purpose: in ADS mode
-// go-control-plane withholds a response whenever the snapshot holds resources of that type the
-// client did not name (grpc-go asks EDS for one cluster at a time), which stalls such clients.
-func New(ctx context.Context, auth Authenticator, obs Observer, log *slog.Logger) *Server {
+// New returns a server for the snapshots in snaps.
+func New(ctx context.Context, snaps *Snapshots, auth Authenticator, obs Observer, log *slog.Logger) *Server {
 	s := &Server{
-		cache:   cache.NewSnapshotCache(false, cache.IDHash{}, nil),
+		snaps:   snaps,
 		auth:    auth,
 		obs:     obs,
 		log:     log,
 		streams: map[int64]*Stream{},
 		pending: map[int64]streamStart{},
 	}
-	s.xds = serverv3.NewServer(ctx, s.cache, s.callbacks())
+	s.xds = serverv3.NewServer(ctx, snaps.cache, s.callbacks())
 	return s
 }
 
@@ -100,7 +111,7 @@ func (s *Server) Register(g *grpc.Server) {
 
 // SetSnapshot publishes a proxy's resources, one version per type. It is a no-op for types
 // whose version did not change, so unchanged config is never pushed again.
-func (s *Server) SetSnapshot(ctx context.Context, nodeID string, byType map[string][]types.Resource, versions map[string]string) error {
+func (s *Snapshots) SetSnapshot(ctx context.Context, nodeID string, byType map[string][]types.Resource, versions map[string]string) error {
 	snap := &cache.Snapshot{}
 	for typ, items := range byType {
 		idx := cache.GetResponseType(typ)
@@ -116,12 +127,12 @@ func (s *Server) SetSnapshot(ctx context.Context, nodeID string, byType map[stri
 }
 
 // Snapshot returns the proxy's current snapshot.
-func (s *Server) Snapshot(nodeID string) (cache.ResourceSnapshot, error) {
+func (s *Snapshots) Snapshot(nodeID string) (cache.ResourceSnapshot, error) {
 	return s.cache.GetSnapshot(nodeID)
 }
 
 // ClearSnapshot forgets a proxy.
-func (s *Server) ClearSnapshot(nodeID string) { s.cache.ClearSnapshot(nodeID) }
+func (s *Snapshots) ClearSnapshot(nodeID string) { s.cache.ClearSnapshot(nodeID) }
 
 // Streams returns the open streams of a node id.
 func (s *Server) Streams(nodeID string) []*Stream {

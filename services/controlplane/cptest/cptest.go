@@ -15,14 +15,19 @@ import (
 
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/controlplane"
+	"github.com/jetmesh/jetmesh/services/dpserver"
 )
 
 // CP is a running control plane.
 type CP struct {
 	// URL of the REST API, e.g. http://127.0.0.1:41234.
-	URL    string
-	Config controlplane.Config
-	app    *fx.App
+	URL string
+	// DPAddress is the DP server's host:port (gRPC ADS and /bootstrap over TLS).
+	DPAddress string
+	// CACertFile is the certificate dataplanes verify the DP server with.
+	CACertFile string
+	Config     controlplane.Config
+	app        *fx.App
 }
 
 // Option changes the configuration before start.
@@ -49,6 +54,7 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	cfg.DataDir = dataDir
 	cfg.NATS.Embedded.Port = -1
 	cfg.APIServer.HTTP.Port = 0
+	cfg.DPServer.Port = 0
 	cfg.ShutdownTimeout = controlplane.Duration(10 * time.Second)
 	for _, o := range opts {
 		o(&cfg)
@@ -62,9 +68,10 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var srv *api.Server
+	var dps *dpserver.Server
 	app := fx.New(
 		controlplane.Module(cfg, log),
-		fx.Populate(&srv),
+		fx.Populate(&srv, &dps),
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 	)
 	if err := app.Err(); err != nil {
@@ -75,7 +82,8 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	if err := app.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), Config: cfg, app: app}, nil
+	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), DPAddress: dps.Addr().String(),
+		CACertFile: dps.CACertFile(), Config: cfg, app: app}, nil
 }
 
 // Stop shuts the control plane down gracefully; calling it twice is harmless.

@@ -1,0 +1,46 @@
+package snapshots
+
+import (
+	"fmt"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
+)
+
+// Generate is the Generator of real proxies: Envoy config for sidecars, API listeners for
+// grpc-go clients.
+func Generate(in Input) (map[string][]types.Resource, map[string]string, error) {
+	meshSpec, _ := in.Mesh.Spec.(*core.Mesh)
+	dpSpec, ok := in.Dataplane.Spec.(*core.Dataplane)
+	if !ok {
+		return nil, nil, fmt.Errorf("dataplane %s: unexpected spec %T", in.Dataplane.Meta.Name, in.Dataplane.Spec)
+	}
+	proxy := &generate.Proxy{
+		Mesh:      generate.Mesh{Name: in.Mesh.Meta.Name, Spec: meshSpec},
+		Dataplane: generate.Dataplane{Meta: in.Dataplane.Meta, Spec: dpSpec},
+		Zone:      in.Zone,
+		Admin:     generate.Admin{Port: in.Client.AdminPort},
+		Endpoints: in.Endpoints,
+	}
+	for _, p := range in.Permissions {
+		if spec, ok := p.Spec.(*meshtrafficpermission.Spec); ok {
+			proxy.Permissions = append(proxy.Permissions, generate.Permission{Meta: p.Meta, Spec: spec})
+		}
+	}
+	build := generate.Generate
+	if in.Client.GRPC {
+		build = generate.GRPCClient
+	}
+	res, err := build(proxy)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate %s: %w", in.Client.NodeID, err)
+	}
+	versions, err := res.Versions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("version %s: %w", in.Client.NodeID, err)
+	}
+	return res.ByType(), versions, nil
+}

@@ -1,0 +1,74 @@
+package controlplane
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/jetmesh/jetmesh/events"
+	"github.com/jetmesh/jetmesh/projections"
+	"github.com/jetmesh/jetmesh/projections/snapshots"
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/services/dpserver"
+	"github.com/jetmesh/jetmesh/services/manager"
+	"github.com/jetmesh/jetmesh/xds/server"
+)
+
+// dataplaneModule serves proxies: the xDS projection, ADS, /bootstrap and the lifecycle.
+var dataplaneModule = fx.Options(
+	fx.Provide(
+		server.NewSnapshots,
+		newProjector,
+		newLifecycle,
+		newDPServer,
+	),
+	fx.Invoke(func(*dpserver.Server) {}),
+)
+
+// newProjector runs the xDS projection on its own ordered consumer.
+func newProjector(lc fx.Lifecycle, reg *resources.Registry, store events.Store, snaps *server.Snapshots,
+	cfg Config, log *slog.Logger) *snapshots.Projector {
+	p := snapshots.New(reg, snapshots.Generate, snaps, cfg.Multizone.Zone.Name, log.With("component", "xds"))
+	r := projections.NewRunner("xds", store, p, log)
+	lc.Append(fx.StartStopHook(r.Start, r.Stop))
+	lc.Append(fx.StartStopHook(p.Start, p.Stop))
+	return p
+}
+
+func newLifecycle(lc fx.Lifecycle, cfg Config, m *manager.Manager, inst instance, log *slog.Logger) *dpserver.Lifecycle {
+	l := dpserver.NewLifecycle(dpserver.LifecycleConfig{
+		DeregistrationDelay: time.Duration(cfg.XDS.DataplaneDeregistrationDelay),
+		StatusFlushInterval: time.Duration(cfg.XDS.DataplaneStatusFlushInterval),
+	}, m, inst.ID, log.With("component", "lifecycle"))
+	lc.Append(fx.StartStopHook(l.Start, l.Stop))
+	return l
+}
+
+func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *snapshots.Projector,
+	life *dpserver.Lifecycle, m *manager.Manager, log *slog.Logger) *dpserver.Server {
+	log = log.With("component", "dp-server")
+	log.Warn("dataplane authentication is off: any proxy that reaches the DP server is served (tokens are not implemented yet)")
+	obs := &dpserver.Observer{Lifecycle: life, Snapshots: proj}
+	ctx, cancel := context.WithCancel(context.Background())
+	xds := server.New(ctx, snaps, server.NoAuthentication{}, obs, log)
+	obs.Streams = xds
+	dcfg := dpserver.DefaultConfig()
+	dcfg.Address, dcfg.Port, dcfg.Hosts = cfg.DPServer.Interface, cfg.DPServer.Port, cfg.DPServer.Hosts
+	dcfg.CertDir = filepath.Join(cfg.DataDir, "certs")
+	s := dpserver.New(dcfg, bootstrapHandler(m), log)
+	xds.Register(s.GRPC())
+	lc.Append(fx.StartStopHook(s.Start, func(ctx context.Context) error {
+		defer cancel()
+		return s.Stop(ctx)
+	}))
+	return s
+}
+
+// bootstrapHandler serves POST /bootstrap.
+func bootstrapHandler(_ *manager.Manager) http.Handler {
+	return http.NotFoundHandler()
+}

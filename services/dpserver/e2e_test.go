@@ -1,0 +1,256 @@
+package dpserver_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/xds"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/jetmesh/jetmesh/services/controlplane"
+	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
+)
+
+// backend is a real gRPC server that answers with its own name.
+type backend struct {
+	testpb.UnimplementedTestServiceServer
+	name string
+	port int
+}
+
+func (b *backend) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	return &testpb.SimpleResponse{ServerId: b.name}, nil
+}
+
+func startBackend(t *testing.T, name string) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{name: name, port: ln.Addr().(*net.TCPAddr).Port}
+	s := grpc.NewServer()
+	testpb.RegisterTestServiceServer(s, b)
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Stop)
+	return b
+}
+
+func put(t *testing.T, cp *cptest.CP, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, cp.URL+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 && resp.StatusCode != 201 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("PUT %s: %d %s", path, resp.StatusCode, b)
+	}
+}
+
+func del(t *testing.T, cp *cptest.CP, path string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, cp.URL+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("DELETE %s: %d", path, resp.StatusCode)
+	}
+}
+
+func getJSON(t *testing.T, cp *cptest.CP, path string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(cp.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if resp.StatusCode == 200 {
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+	}
+	return m
+}
+
+func dataplane(name string, port int, service string) string {
+	return fmt.Sprintf(`{"type":"Dataplane","mesh":"default","name":%q,"networking":{"address":"127.0.0.1",
+ "inbound":[{"port":%d,"tags":{"kuma.io/service":%q,"kuma.io/protocol":"grpc"}}]}}`, name, port, service)
+}
+
+const clientDataplane = `{"type":"Dataplane","mesh":"default","name":"client","networking":{"address":"127.0.0.1",
+ "inbound":[{"port":19000,"tags":{"kuma.io/service":"client"}}],
+ "outbound":[{"port":10001,"tags":{"kuma.io/service":"backend"}}]}}`
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling step of a deadline-bound wait
+	}
+}
+
+// grpcClient dials xds:///<target> with grpc-go's own xDS client, bootstrapped at the CP.
+func grpcClient(t *testing.T, cp *cptest.CP, nodeID, target string) testpb.TestServiceClient {
+	t.Helper()
+	bootstrap := fmt.Sprintf(`{
+ "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "tls", "config": {"ca_certificate_file": %q}}], "server_features": ["xds_v3"]}],
+ "node": {"id": %q}}`, cp.DPAddress, cp.CACertFile, nodeID)
+	builder, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(builder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return testpb.NewTestServiceClient(conn)
+}
+
+func call(c testpb.TestServiceClient) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return resp.GetServerId()
+}
+
+// A grpc-go xDS client reaches every instance of a service through config jetmesh generated;
+// an instance that deregisters stops receiving traffic and a new one starts, with no restart.
+func TestGRPCClientFollowsEndpoints(t *testing.T) {
+	cp := cptest.Start(t, "")
+	b1, b2, b3 := startBackend(t, "backend-1"), startBackend(t, "backend-2"), startBackend(t, "backend-3")
+	put(t, cp, "/meshes/default/dataplanes/backend-1", dataplane("backend-1", b1.port, "backend"))
+	put(t, cp, "/meshes/default/dataplanes/backend-2", dataplane("backend-2", b2.port, "backend"))
+	put(t, cp, "/meshes/default/dataplanes/client", clientDataplane)
+
+	client := grpcClient(t, cp, "default.client", "backend")
+	seen := map[string]bool{}
+	eventually(t, "both instances to answer", func() bool {
+		seen[call(client)] = true
+		return seen["backend-1"] && seen["backend-2"]
+	})
+
+	del(t, cp, "/meshes/default/dataplanes/backend-2")
+	eventually(t, "backend-2 to leave the rotation", func() bool {
+		for range 20 {
+			if call(client) != "backend-1" {
+				return false
+			}
+		}
+		return true
+	})
+
+	put(t, cp, "/meshes/default/dataplanes/backend-3", dataplane("backend-3", b3.port, "backend"))
+	eventually(t, "backend-3 to join", func() bool { return call(client) == "backend-3" })
+
+	// The client's dataplane shows as connected.
+	ov := getJSON(t, cp, "/meshes/default/dataplanes/client/_overview")
+	subs, _ := ov["dataplaneInsight"].(map[string]any)["subscriptions"].([]any)
+	if len(subs) == 0 || subs[len(subs)-1].(map[string]any)["connectTime"] == nil {
+		t.Fatalf("no subscription recorded: %v", ov["dataplaneInsight"])
+	}
+}
+
+// adsStream opens an Envoy-style ADS stream over TLS and sends the first request.
+func adsStream(t *testing.T, cp *cptest.CP, node *core.Node) (discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient, context.CancelFunc) {
+	t.Helper()
+	pem, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: node, TypeUrl: resource.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	return stream, cancel
+}
+
+// A proxy that carries its Dataplane in node metadata (kuma-dp --dataplane-file) is registered
+// on connect, gets its inbound listener, shows Online, and is deregistered after it leaves.
+func TestDirectModeLifecycle(t *testing.T) {
+	cp := cptest.Start(t, "", func(c *controlplane.Config) {
+		c.XDS.DataplaneDeregistrationDelay = controlplane.Duration(50 * time.Millisecond)
+	})
+	md, _ := structpb.NewStruct(map[string]any{
+		"dataplane.resource":   dataplane("web-1", 18080, "web"),
+		"dataplane.proxyType":  "dataplane",
+		"dataplane.admin.port": "9901",
+	})
+	stream, cancel := adsStream(t, cp, &core.Node{Id: "default.web-1", Metadata: md, UserAgentName: "envoy"})
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("first LDS response: %v", err)
+	}
+	names := map[string]bool{}
+	for _, a := range resp.GetResources() {
+		var l listenerv3.Listener
+		if err := a.UnmarshalTo(&l); err != nil {
+			t.Fatal(err)
+		}
+		names[l.GetName()] = true
+	}
+	if !names["inbound:127.0.0.1:18080"] {
+		t.Fatalf("listeners %v lack inbound:127.0.0.1:18080", names)
+	}
+	if getJSON(t, cp, "/meshes/default/dataplanes/web-1") == nil {
+		t.Fatal("direct-mode dataplane not registered")
+	}
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resource.ListenerType, VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	eventually(t, "web-1 to be deregistered", func() bool {
+		return getJSON(t, cp, "/meshes/default/dataplanes/web-1") == nil
+	})
+}
+
+// A proxy without a Dataplane in its metadata must have one already (indirect mode).
+func TestIndirectModeRequiresDataplane(t *testing.T) {
+	cp := cptest.Start(t, "")
+	stream, cancel := adsStream(t, cp, &core.Node{Id: "default.ghost"})
+	defer cancel()
+	if _, err := stream.Recv(); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("stream for an unknown dataplane: %v", err)
+	}
+}
