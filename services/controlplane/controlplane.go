@@ -84,8 +84,17 @@ func newInstance(cfg Config) instance {
 func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// nats.go prints asynchronous errors to stderr unless told otherwise; route them to slog.
+	// The usual one, a closed pipe while the embedded server shuts down, is expected.
+	onErr := nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		subject := ""
+		if sub != nil {
+			subject = sub.Subject
+		}
+		log.Debug("NATS async error", "subject", subject, "err", err)
+	})
 	if cfg.NATS.URL != "" {
-		opts := []nats.Option{nats.Name("jetmesh-cp"), nats.MaxReconnects(-1)}
+		opts := []nats.Option{nats.Name("jetmesh-cp"), nats.MaxReconnects(-1), onErr}
 		if cfg.NATS.CredsFile != "" {
 			opts = append(opts, nats.UserCredentials(cfg.NATS.CredsFile))
 		}
@@ -108,7 +117,7 @@ func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) 
 	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
-	nc, err := srv.Connect(ctx, nats.Name("jetmesh-cp"))
+	nc, err := srv.Connect(ctx, nats.Name("jetmesh-cp"), onErr)
 	if err != nil {
 		_ = srv.Stop(ctx)
 		return nil, err

@@ -3,7 +3,7 @@ package controlplane
 import (
 	"context"
 	"log/slog"
-	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -59,16 +59,19 @@ func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *sna
 	dcfg := dpserver.DefaultConfig()
 	dcfg.Address, dcfg.Port, dcfg.Hosts = cfg.DPServer.Interface, cfg.DPServer.Port, cfg.DPServer.Hosts
 	dcfg.CertDir = filepath.Join(cfg.DataDir, "certs")
-	s := dpserver.New(dcfg, bootstrapHandler(m), log)
+	caFile := filepath.Join(dcfg.CertDir, dpserver.CertFile)
+	caCert := func() []byte {
+		pem, err := os.ReadFile(caFile) // written by Start before any request can arrive
+		if err != nil {
+			log.Error("read CP certificate", "err", err)
+		}
+		return pem
+	}
+	s := dpserver.New(dcfg, dpserver.NewBootstrapHandler(m, caCert, log), log)
 	xds.Register(s.GRPC())
 	lc.Append(fx.StartStopHook(s.Start, func(ctx context.Context) error {
 		defer cancel()
 		return s.Stop(ctx)
 	}))
 	return s
-}
-
-// bootstrapHandler serves POST /bootstrap.
-func bootstrapHandler(_ *manager.Manager) http.Handler {
-	return http.NotFoundHandler()
 }

@@ -40,13 +40,21 @@ func NewFetcher(c *Config, log *slog.Logger) (*Fetcher, error) {
 	}
 	u.Path, u.RawQuery = "/bootstrap", ""
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	caPEM := c.CACert
+	if caPEM == "" && c.CACertFile != "" {
+		b, err := os.ReadFile(c.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-cert-file: %w", err)
+		}
+		caPEM = string(b)
+	}
 	switch {
 	case c.SkipVerify:
 		log.Warn("--skip-verify is set: the control plane certificate will not be verified")
 		tlsCfg.InsecureSkipVerify = true // #nosec G402 -- opt-in via --skip-verify
-	case c.CACert != "":
+	case caPEM != "":
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(c.CACert)) {
+		if !pool.AppendCertsFromPEM([]byte(caPEM)) {
 			return nil, errors.New("--ca-cert-file: no PEM certificate found")
 		}
 		tlsCfg.RootCAs = pool

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/services/manager"
+	"github.com/jetmesh/jetmesh/xds/bootstrap"
 	"github.com/jetmesh/jetmesh/xds/server"
 )
 
@@ -105,19 +105,10 @@ func (l *Lifecycle) Stop(ctx context.Context) error {
 	}
 }
 
-// ParseProxyID splits a node id "<mesh>.<name>" at the first dot; zone proxies use ".<name>".
-func ParseProxyID(id string) (mesh, name string, err error) {
-	mesh, name, ok := strings.Cut(id, ".")
-	if !ok || name == "" {
-		return "", "", fmt.Errorf("node id %q: want <mesh>.<name>", id)
-	}
-	return mesh, name, nil
-}
-
 // OnConnect registers the dataplane (direct mode) or checks that it exists (indirect mode),
 // then records the subscription.
 func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
-	mesh, name, err := ParseProxyID(s.Node.GetId())
+	mesh, name, err := bootstrap.ParseProxyID(s.Node.GetId())
 	if err != nil {
 		return err
 	}
@@ -189,7 +180,7 @@ func (l *Lifecycle) OnStatus(s *server.Stream) {
 // OnDisconnect records the disconnect and schedules deregistration of direct-mode dataplanes.
 func (l *Lifecycle) OnDisconnect(s *server.Stream) {
 	id := s.Node.GetId()
-	mesh, name, err := ParseProxyID(id)
+	mesh, name, err := bootstrap.ParseProxyID(id)
 	if err != nil {
 		return
 	}
@@ -266,7 +257,7 @@ func (l *Lifecycle) flush(ctx context.Context) {
 	}
 	l.mu.Unlock()
 	for id, s := range dirty {
-		mesh, name, err := ParseProxyID(s.Node.GetId())
+		mesh, name, err := bootstrap.ParseProxyID(s.Node.GetId())
 		if err != nil {
 			continue
 		}

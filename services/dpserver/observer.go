@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/jetmesh/jetmesh/projections/snapshots"
+	"github.com/jetmesh/jetmesh/xds/bootstrap"
 	"github.com/jetmesh/jetmesh/xds/server"
 )
 
@@ -26,7 +27,7 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 	if err := o.Lifecycle.OnConnect(ctx, s); err != nil {
 		return err
 	}
-	mesh, name, _ := ParseProxyID(s.Node.GetId())
+	mesh, name, _ := bootstrap.ParseProxyID(s.Node.GetId())
 	o.Snapshots.Connect(snapshots.Client{
 		NodeID: s.Node.GetId(), Mesh: mesh, Name: name, AdminPort: adminPort(s),
 		// grpc-go announces itself as "gRPC Go"; such clients resolve services through API
