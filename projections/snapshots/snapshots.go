@@ -78,6 +78,7 @@ type Projector struct {
 	clients map[string]Client // connected proxies by node id
 	dirty   map[string]bool
 	kick    chan struct{}
+	busy    bool // a regeneration round is running
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -267,6 +268,13 @@ func (p *Projector) Disconnect(nodeID string) {
 	p.pub.ClearSnapshot(nodeID)
 }
 
+// Idle reports whether no regeneration is pending or running (for tests and readiness).
+func (p *Projector) Idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.busy && len(p.dirty) == 0 && len(p.kick) == 0
+}
+
 // Start runs the regeneration loop.
 func (p *Projector) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -302,6 +310,9 @@ func (p *Projector) loop(ctx context.Context) {
 		for _, in := range p.takeDirty() {
 			p.rebuild(ctx, in)
 		}
+		p.mu.Lock()
+		p.busy = false
+		p.mu.Unlock()
 	}
 }
 
@@ -314,6 +325,7 @@ func (p *Projector) takeDirty() []Input {
 		ids = append(ids, id)
 	}
 	p.dirty = map[string]bool{}
+	p.busy = true
 	sort.Strings(ids)
 	out := make([]Input, 0, len(ids))
 	for _, id := range ids {
