@@ -254,3 +254,40 @@ func TestIndirectModeRequiresDataplane(t *testing.T) {
 		t.Fatalf("stream for an unknown dataplane: %v", err)
 	}
 }
+
+// Delta xDS (kuma-dp's feature-delta-grpc) serves the same config as SotW.
+func TestDeltaADS(t *testing.T) {
+	cp := cptest.Start(t, "")
+	put(t, cp, "/meshes/default/dataplanes/web-1", dataplane("web-1", 18080, "web"))
+	pem, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&discovery.DeltaDiscoveryRequest{Node: &core.Node{Id: "default.web-1"}, TypeUrl: resource.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range resp.GetResources() {
+		found = found || r.GetName() == "inbound:127.0.0.1:18080"
+	}
+	if !found {
+		t.Fatalf("delta LDS lacks inbound:127.0.0.1:18080: %v", resp.GetResources())
+	}
+}
