@@ -19,6 +19,9 @@ type Entry struct {
 	Key      events.Key
 	Sequence uint64 // stream sequence of the event that produced this revision
 	Revision uint64
+	// Actor wrote this revision ("dataplane:<mesh>/<name>" for proxies that registered
+	// themselves, which is what the offline cleanup looks for).
+	Actor    string
 	Resource *resources.Resource
 }
 
@@ -56,7 +59,7 @@ func (s *State) Apply(rec events.Record) error {
 		if err != nil {
 			return fmt.Errorf("decode %s: %w", rec.Key, err)
 		}
-		entry = &Entry{Key: rec.Key, Sequence: rec.Sequence, Revision: rec.Event.Revision, Resource: r}
+		entry = &Entry{Key: rec.Key, Sequence: rec.Sequence, Revision: rec.Event.Revision, Actor: rec.Event.Actor, Resource: r}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

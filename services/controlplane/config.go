@@ -70,6 +70,8 @@ type XDSConfig struct {
 	DataplaneDeregistrationDelay Duration `json:"dataplaneDeregistrationDelay"`
 	// DataplaneStatusFlushInterval: how often ACK/NACK counters reach the insights.
 	DataplaneStatusFlushInterval Duration `json:"dataplaneStatusFlushInterval"`
+	// DataplaneCleanupAge: self-registered dataplanes offline this long are deleted (0: never).
+	DataplaneCleanupAge Duration `json:"dataplaneCleanupAge"`
 }
 
 // DefaultsConfig mirrors kuma-cp's defaults section.
@@ -127,6 +129,7 @@ func DefaultConfig() Config {
 	c.DPServer.Interface = "127.0.0.1"
 	c.XDS.DataplaneDeregistrationDelay = Duration(10 * time.Second)
 	c.XDS.DataplaneStatusFlushInterval = Duration(10 * time.Second)
+	c.XDS.DataplaneCleanupAge = Duration(72 * time.Hour)
 	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
 	c.Store = StoreConfig{Type: "memory", Replicas: 1}
 	c.ShutdownTimeout = Duration(30 * time.Second)
@@ -238,6 +241,7 @@ var envVars = []envVar{
 	{"JETMESH_DP_SERVER_INTERFACE", func(c *Config, v string) error { c.DPServer.Interface = v; return nil }},
 	{"KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay })},
 	{"KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval })},
+	{"KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneCleanupAge })},
 	{"KUMA_DEFAULTS_SKIP_MESH", boolVar(func(c *Config) *bool { return &c.Defaults.SkipMesh })},
 	{"KUMA_STORE_TYPE", func(c *Config, v string) error { c.Store.Type = v; return nil }},
 	{"KUMA_GENERAL_WORK_DIR", func(c *Config, v string) error { c.DataDir = expandHome(v); return nil }},

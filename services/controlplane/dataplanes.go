@@ -43,6 +43,7 @@ func newLifecycle(lc fx.Lifecycle, cfg Config, m *manager.Manager, inst instance
 	l := dpserver.NewLifecycle(dpserver.LifecycleConfig{
 		DeregistrationDelay: time.Duration(cfg.XDS.DataplaneDeregistrationDelay),
 		StatusFlushInterval: time.Duration(cfg.XDS.DataplaneStatusFlushInterval),
+		CleanupAge:          time.Duration(cfg.XDS.DataplaneCleanupAge),
 	}, m, inst.ID, log.With("component", "lifecycle"))
 	lc.Append(fx.StartStopHook(l.Start, l.Stop))
 	return l

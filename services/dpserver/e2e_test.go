@@ -291,3 +291,38 @@ func TestDeltaADS(t *testing.T) {
 		t.Fatalf("delta LDS lacks inbound:127.0.0.1:18080: %v", resp.GetResources())
 	}
 }
+
+// A self-registered dataplane that stays offline past the cleanup age is deleted; one an
+// operator created through the API stays.
+func TestOfflineCleanup(t *testing.T) {
+	cp := cptest.Start(t, "", func(c *controlplane.Config) {
+		c.XDS.DataplaneDeregistrationDelay = controlplane.Duration(time.Hour) // only the cleanup may delete
+		c.XDS.DataplaneStatusFlushInterval = controlplane.Duration(20 * time.Millisecond)
+		c.XDS.DataplaneCleanupAge = controlplane.Duration(time.Millisecond)
+	})
+	put(t, cp, "/meshes/default/dataplanes/operator-made", dataplane("operator-made", 18090, "kept"))
+	md, _ := structpb.NewStruct(map[string]any{"dataplane.resource": dataplane("self-made", 18091, "gone")})
+	connectAndLeave := func(node *core.Node) {
+		stream, cancel := adsStream(t, cp, node)
+		if _, err := stream.Recv(); err != nil {
+			t.Fatalf("%s: %v", node.GetId(), err)
+		}
+		cancel()
+	}
+	// The operator's proxy leaves first; once its disconnect is recorded, the self-made one
+	// comes and goes. The sweep that removes self-made therefore ran after operator-made was
+	// offline too, and must have left it alone.
+	connectAndLeave(&core.Node{Id: "default.operator-made"})
+	eventually(t, "operator-made to show its disconnect", func() bool {
+		ov := getJSON(t, cp, "/meshes/default/dataplanes/operator-made/_overview")
+		subs, _ := ov["dataplaneInsight"].(map[string]any)["subscriptions"].([]any)
+		return len(subs) > 0 && subs[len(subs)-1].(map[string]any)["disconnectTime"] != nil
+	})
+	connectAndLeave(&core.Node{Id: "default.self-made", Metadata: md})
+	eventually(t, "self-made to be cleaned up", func() bool {
+		return getJSON(t, cp, "/meshes/default/dataplanes/self-made") == nil
+	})
+	if getJSON(t, cp, "/meshes/default/dataplanes/operator-made") == nil {
+		t.Fatal("an operator-created dataplane was cleaned up")
+	}
+}

@@ -40,11 +40,15 @@ type LifecycleConfig struct {
 	// StatusFlushInterval: how often ACK/NACK counters are written to insights
 	// (KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL, 10s).
 	StatusFlushInterval time.Duration
+	// CleanupAge: a dataplane that registered itself (direct mode) and has been offline this
+	// long is deleted; it covers proxies that died without a graceful disconnect while the CP
+	// was down (KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE, 72h). 0 turns it off.
+	CleanupAge time.Duration
 }
 
 // DefaultLifecycleConfig returns Kuma's defaults.
 func DefaultLifecycleConfig() LifecycleConfig {
-	return LifecycleConfig{DeregistrationDelay: 10 * time.Second, StatusFlushInterval: 10 * time.Second}
+	return LifecycleConfig{DeregistrationDelay: 10 * time.Second, StatusFlushInterval: 10 * time.Second, CleanupAge: 72 * time.Hour}
 }
 
 // Lifecycle turns proxy streams into events: direct-mode registration and deregistration,
@@ -242,6 +246,7 @@ func (l *Lifecycle) flushLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			l.flush(ctx)
+			l.cleanup(ctx, time.Now())
 		}
 	}
 }
@@ -365,4 +370,37 @@ func adminPort(s *server.Stream) uint32 {
 		return uint32(n)
 	}
 	return uint32(v.GetNumberValue())
+}
+
+// cleanup deletes self-registered dataplanes that have been offline longer than CleanupAge.
+// Dataplanes created through the API are the operator's and stay.
+func (l *Lifecycle) cleanup(ctx context.Context, now time.Time) {
+	if l.cfg.CleanupAge <= 0 {
+		return
+	}
+	desc, _ := l.mgr.Registry().ByName(manager.DataplaneType)
+	for _, e := range l.mgr.View().List(manager.DataplaneType, state.Filter{}) {
+		mesh, name := e.Key.Mesh, e.Key.Name
+		if e.Actor != fmt.Sprintf("dataplane:%s/%s", mesh, name) {
+			continue
+		}
+		ie, ok := l.mgr.View().Get(desc.Name+"Insight", mesh, name)
+		if !ok {
+			continue
+		}
+		in, _ := ie.Resource.Spec.(*core.DataplaneInsight)
+		if in == nil || hasOpen(in) || len(in.Subscriptions) == 0 {
+			continue
+		}
+		last := in.Subscriptions[len(in.Subscriptions)-1].DisconnectTime
+		if last == nil || now.Sub(last.Time) < l.cfg.CleanupAge {
+			continue
+		}
+		err := l.mgr.Delete(ctx, desc, mesh, name, manager.Who{Actor: "control-plane:" + l.instanceID, System: true})
+		if err != nil && !errors.Is(err, events.ErrNotFound) {
+			l.log.Warn("clean up offline dataplane failed", "mesh", mesh, "name", name, "err", err)
+			continue
+		}
+		l.log.Info("offline dataplane cleaned up", "mesh", mesh, "name", name, "offlineSince", last.Time)
+	}
 }
