@@ -211,6 +211,7 @@ func adsStream(t *testing.T, cp *cptest.CP, node *core.Node) (discovery.Aggregat
 func TestDirectModeLifecycle(t *testing.T) {
 	cp := cptest.Start(t, "", func(c *controlplane.Config) {
 		c.XDS.DataplaneDeregistrationDelay = controlplane.Duration(50 * time.Millisecond)
+		c.XDS.DataplaneStatusFlushInterval = controlplane.Duration(20 * time.Millisecond)
 	})
 	md, _ := structpb.NewStruct(map[string]any{
 		"dataplane.resource":   dataplane("web-1", 18080, "web"),
@@ -239,6 +240,17 @@ func TestDirectModeLifecycle(t *testing.T) {
 	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resource.ListenerType, VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "the ACK to reach the insight", func() bool {
+		ov := getJSON(t, cp, "/meshes/default/dataplanes/web-1/_overview")
+		subs, _ := ov["dataplaneInsight"].(map[string]any)["subscriptions"].([]any)
+		if len(subs) == 0 {
+			return false
+		}
+		st, _ := subs[len(subs)-1].(map[string]any)["status"].(map[string]any)
+		lds, _ := st["lds"].(map[string]any)
+		total, _ := st["total"].(map[string]any)
+		return lds["responsesAcknowledged"] == "1" && total["responsesSent"] != nil
+	})
 	cancel()
 	eventually(t, "web-1 to be deregistered", func() bool {
 		return getJSON(t, cp, "/meshes/default/dataplanes/web-1") == nil

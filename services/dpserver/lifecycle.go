@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -280,13 +281,28 @@ func (l *Lifecycle) flush(ctx context.Context) {
 }
 
 func fillStatus(sub *core.DiscoverySubscription, s *server.Stream) {
-	sent, acked, nacked, last := s.Counters()
-	sub.Status = &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{
-		ResponsesSent: core.Uint64(sent), ResponsesAcknowledged: core.Uint64(acked), ResponsesRejected: core.Uint64(nacked),
-	}}
+	total, byType, last := s.Stats()
+	sub.Status = &core.DiscoverySubscriptionStatus{Total: stats(total)}
+	for typeURL, c := range byType {
+		switch typeURL {
+		case resource.ClusterType:
+			sub.Status.CDS = stats(c)
+		case resource.EndpointType:
+			sub.Status.EDS = stats(c)
+		case resource.ListenerType:
+			sub.Status.LDS = stats(c)
+		case resource.RouteType:
+			sub.Status.RDS = stats(c)
+		}
+	}
 	if !last.IsZero() {
 		sub.Status.LastUpdateTime = core.NewTimestamp(last.UTC())
 	}
+}
+
+func stats(c server.Counters) *core.ResponseStats {
+	return &core.ResponseStats{ResponsesSent: core.Uint64(c.Sent), ResponsesAcknowledged: core.Uint64(c.Acked),
+		ResponsesRejected: core.Uint64(c.Nacked)}
 }
 
 // updateInsight applies fn to a dataplane's insight and writes it as a system event.

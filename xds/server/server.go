@@ -31,17 +31,40 @@ type Stream struct {
 	ConnectTime time.Time
 
 	mu           sync.Mutex
-	sent, acked  uint64
-	nacked       uint64
+	total        Counters
+	byType       map[string]*Counters
 	lastUpdate   time.Time
 	lastNackInfo string
 }
 
-// Counters returns responses sent, acknowledged and rejected, and the last update time.
-func (s *Stream) Counters() (sent, acked, nacked uint64, last time.Time) {
+// Counters counts a stream's responses.
+type Counters struct {
+	Sent, Acked, Nacked uint64
+}
+
+// Stats returns the stream's totals, the counters per type URL and the last update time.
+func (s *Stream) Stats() (total Counters, byType map[string]Counters, last time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sent, s.acked, s.nacked, s.lastUpdate
+	byType = make(map[string]Counters, len(s.byType))
+	for k, v := range s.byType {
+		byType[k] = *v
+	}
+	return s.total, byType, s.lastUpdate
+}
+
+// count applies f to the totals and to the type's counters; callers hold s.mu.
+func (s *Stream) count(typeURL string, f func(*Counters)) {
+	f(&s.total)
+	if s.byType == nil {
+		s.byType = map[string]*Counters{}
+	}
+	c := s.byType[typeURL]
+	if c == nil {
+		c = &Counters{}
+		s.byType[typeURL] = c
+	}
+	f(c)
 }
 
 // Authenticator decides whether a proxy may open a stream (tokens come with the security work).
@@ -156,16 +179,16 @@ func (s *Server) callbacks() serverv3.CallbackFuncs {
 			s.closed(id)
 		},
 		StreamRequestFunc: func(id int64, r *discovery.DiscoveryRequest) error {
-			return s.request(id, r.GetNode(), r.GetResponseNonce() != "", r.GetErrorDetail())
+			return s.request(id, r.GetNode(), r.GetTypeUrl(), r.GetResponseNonce() != "", r.GetErrorDetail())
 		},
 		StreamDeltaRequestFunc: func(id int64, r *discovery.DeltaDiscoveryRequest) error {
-			return s.request(id, r.GetNode(), r.GetResponseNonce() != "", r.GetErrorDetail())
+			return s.request(id, r.GetNode(), r.GetTypeUrl(), r.GetResponseNonce() != "", r.GetErrorDetail())
 		},
-		StreamResponseFunc: func(_ context.Context, id int64, _ *discovery.DiscoveryRequest, _ *discovery.DiscoveryResponse) {
-			s.responded(id)
+		StreamResponseFunc: func(_ context.Context, id int64, _ *discovery.DiscoveryRequest, r *discovery.DiscoveryResponse) {
+			s.responded(id, r.GetTypeUrl())
 		},
-		StreamDeltaResponseFunc: func(id int64, _ *discovery.DeltaDiscoveryRequest, _ *discovery.DeltaDiscoveryResponse) {
-			s.responded(id)
+		StreamDeltaResponseFunc: func(id int64, _ *discovery.DeltaDiscoveryRequest, r *discovery.DeltaDiscoveryResponse) {
+			s.responded(id, r.GetTypeUrl())
 		},
 	}
 }
@@ -188,7 +211,7 @@ func (s *Server) open(ctx context.Context, id int64, delta bool) error {
 }
 
 // request handles every request; the first one carries the node and registers the stream.
-func (s *Server) request(id int64, node *core.Node, isReply bool, nack interface{ GetMessage() string }) error {
+func (s *Server) request(id int64, node *core.Node, typeURL string, isReply bool, nack interface{ GetMessage() string }) error {
 	s.mu.Lock()
 	st, known := s.streams[id]
 	start, isPending := s.pending[id]
@@ -220,17 +243,17 @@ func (s *Server) request(id int64, node *core.Node, isReply bool, nack interface
 	}
 	st.mu.Lock()
 	if msg := nack.GetMessage(); msg != "" {
-		st.nacked++
+		st.count(typeURL, func(c *Counters) { c.Nacked++ })
 		st.lastNackInfo = msg
 	} else {
-		st.acked++
+		st.count(typeURL, func(c *Counters) { c.Acked++ })
 	}
 	st.mu.Unlock()
 	s.obs.OnStatus(st)
 	return nil
 }
 
-func (s *Server) responded(id int64) {
+func (s *Server) responded(id int64, typeURL string) {
 	s.mu.Lock()
 	st := s.streams[id]
 	s.mu.Unlock()
@@ -238,7 +261,7 @@ func (s *Server) responded(id int64) {
 		return
 	}
 	st.mu.Lock()
-	st.sent++
+	st.count(typeURL, func(c *Counters) { c.Sent++ })
 	st.lastUpdate = time.Now()
 	st.mu.Unlock()
 	s.obs.OnStatus(st)
