@@ -102,7 +102,14 @@ func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) 
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS %s: %w", cfg.NATS.URL, err)
 		}
-		lc.Append(fx.StopHook(func() error { return nc.Drain() }))
+		lc.Append(fx.StopHook(func() {
+			// Draining flushes what this CP published; if the server is unreachable there is
+			// nothing to flush to, and shutdown must still finish.
+			if err := nc.Drain(); err != nil {
+				log.Warn("NATS drain failed", "err", err)
+				nc.Close()
+			}
+		}))
 		return nc, nil
 	}
 	ncfg := natsd.DefaultConfig()
