@@ -420,3 +420,26 @@ func TestTypeDescriptions(t *testing.T) {
 		t.Fatalf("policies: %v", p)
 	}
 }
+
+func TestMeshInsights(t *testing.T) {
+	c, _ := newClient(t)
+	c.must("PUT", "/meshes/default/dataplanes/web-1", fmt.Sprintf(dataplaneYAML, "default", "web-1", 18080, "web"), 201)
+	c.must("PUT", "/meshes/default/dataplanes/web-2", fmt.Sprintf(dataplaneYAML, "default", "web-2", 18081, "web"), 201)
+	c.must("PUT", "/meshes/default/meshtrafficpermissions/allow-all", mtpJSON, 201)
+	list := c.must("GET", "/mesh-insights", "", 200)
+	if list["total"] != float64(1) {
+		t.Fatalf("mesh insights: %v", list)
+	}
+	m := c.must("GET", "/mesh-insights/default", "", 200)
+	dps := m["dataplanes"].(map[string]any)
+	if m["type"] != "MeshInsight" || dps["total"] != float64(2) || dps["offline"] != float64(2) {
+		t.Fatalf("dataplane stats: %v", m)
+	}
+	if m["policies"].(map[string]any)["MeshTrafficPermission"].(map[string]any)["total"] != float64(1) {
+		t.Fatalf("policy stats: %v", m["policies"])
+	}
+	if m["services"].(map[string]any)["total"] != float64(1) {
+		t.Fatalf("service stats: %v", m["services"])
+	}
+	c.must("GET", "/mesh-insights/nope", "", 404)
+}

@@ -51,7 +51,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		case "policies":
 			s.onlyGet(w, r, s.policies)
 			return
+		case "mesh-insights":
+			s.onlyGet(w, r, func(w http.ResponseWriter, r *http.Request) { s.meshInsights(w, r, "") })
+			return
 		}
+	}
+	if len(segs) == 2 && segs[0] == "mesh-insights" {
+		s.onlyGet(w, r, func(w http.ResponseWriter, r *http.Request) { s.meshInsights(w, r, segs[1]) })
+		return
 	}
 	t, ok := s.resolve(segs)
 	if !ok {
