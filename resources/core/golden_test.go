@@ -1,25 +1,15 @@
 package core_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
-	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/resources/resourcetest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func updating() bool { return *update || os.Getenv("UPDATE_GOLDEN") == "1" }
 
 // zoneEnv is the control plane the golden files' labels are computed for.
 var zoneEnv = resources.Env{Mode: resources.ModeZone, Zone: "zone-1", Environment: resources.EnvUniversal}
@@ -33,121 +23,12 @@ func registry(t *testing.T) *resources.Registry {
 	return reg
 }
 
-// render marshals a resource the way the REST API prints it (1-space indent).
-func render(t *testing.T, r *resources.Resource) []byte {
-	t.Helper()
-	raw, err := json.Marshal(r)
-	if err != nil {
-		t.Fatalf("marshal: %v", err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, raw, "", " "); err != nil {
-		t.Fatalf("indent %s: %v", raw, err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
-
-// TestGolden decodes each manifest in testdata (as `kumactl apply -f` would send it), computes
-// the labels a zone CP stores, and compares the REST rendering with the golden file. Then it
-// feeds the rendering back (what kumactl sends on the next apply) and expects the same output.
+// TestGolden checks every manifest in testdata against its golden REST rendering, and the
+// round trip through kumactl (see resourcetest.GoldenManifests). Insights are internal (only
+// the control plane writes them), so their manifests are not validated.
 func TestGolden(t *testing.T) {
-	reg := registry(t)
-	manifests, err := filepath.Glob("testdata/*.yaml")
-	if err != nil || len(manifests) == 0 {
-		t.Fatalf("no manifests: %v", err)
-	}
-	for _, path := range manifests {
-		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			doc, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := reg.Decode(doc)
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			if !r.Desc.Internal {
-				if err := resources.Validate(r); err != nil {
-					t.Fatalf("manifest is not valid: %v", err)
-				}
-			}
-			r.Meta.Labels = resources.ComputeResourceLabels(r, zoneEnv)
-			got := render(t, r)
-			golden := filepath.Join("testdata", name+".golden.json")
-			if updating() {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update or UPDATE_GOLDEN=1)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("rendering differs from %s (-want +got):\n%s", golden, diff)
-			}
-			assertFieldOrder(t, r.Desc, got)
-
-			again, err := reg.Decode(got)
-			if err != nil {
-				t.Fatalf("decoding our own output: %v", err)
-			}
-			if diff := cmp.Diff(string(got), string(render(t, again))); diff != "" {
-				t.Errorf("round trip changed the resource (-first +second):\n%s", diff)
-			}
-		})
-	}
-}
-
-// assertFieldOrder checks the top-level order: type, mesh, name, creationTime,
-// modificationTime, labels, kri, then the spec (inline fields, or "spec" for plugin types).
-func assertFieldOrder(t *testing.T, desc *resources.Descriptor, doc []byte) {
-	t.Helper()
-	keys := topLevelKeys(t, doc)
-	want := []string{"type"}
-	if desc.Scope == resources.ScopeMesh {
-		want = append(want, "mesh")
-	}
-	want = append(want, "name", "creationTime", "modificationTime")
-	if len(keys) > len(want) && keys[len(want)] == "labels" {
-		want = append(want, "labels")
-	}
-	if desc.ShortName != "" {
-		want = append(want, "kri")
-	}
-	if len(keys) < len(want) || !reflect.DeepEqual(keys[:len(want)], want) {
-		t.Fatalf("top-level keys %v, want them to start with %v", keys, want)
-	}
-	for _, k := range keys[len(want):] {
-		for _, meta := range []string{"type", "mesh", "name", "creationTime", "modificationTime", "labels", "kri"} {
-			if k == meta {
-				t.Errorf("meta field %q after the spec: %v", k, keys)
-			}
-		}
-	}
-}
-
-func topLevelKeys(t *testing.T, doc []byte) []string {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("not an object: %v", err)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	resourcetest.GoldenManifests(t, registry(t), zoneEnv,
+		resourcetest.SkipValidation(func(d *resources.Descriptor) bool { return d.Internal }))
 }
 
 // TestKumactlPutBodyFieldsAreIgnored sends what kumactl apply sends for an existing resource:

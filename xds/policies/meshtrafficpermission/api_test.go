@@ -1,24 +1,16 @@
 package meshtrafficpermission_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/resourcetest"
 	mtp "github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func updating() bool { return *update || os.Getenv("UPDATE_GOLDEN") == "1" }
 
 type v struct{ Field, Message string }
 
@@ -245,56 +237,12 @@ func TestValidateResource(t *testing.T) {
 	}
 }
 
+// TestGolden checks every manifest in testdata against its golden REST rendering, with
+// exactly Kuma's top-level keys, and the round trip through kumactl.
 func TestGolden(t *testing.T) {
-	reg := registry(t)
 	env := resources.Env{Mode: resources.ModeZone, Zone: "zone-1", Environment: resources.EnvUniversal}
-	manifests, _ := filepath.Glob("testdata/*.yaml")
-	if len(manifests) == 0 {
-		t.Fatal("no manifests")
-	}
-	for _, path := range manifests {
-		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			doc, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := reg.Decode(doc)
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			if err := resources.Validate(r); err != nil {
-				t.Fatalf("manifest is not valid: %v", err)
-			}
-			r.Meta.Labels = resources.ComputeResourceLabels(r, env)
-			got := render(t, r)
-			golden := filepath.Join("testdata", name+".golden.json")
-			if updating() {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update or UPDATE_GOLDEN=1)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("rendering differs from %s (-want +got):\n%s", golden, diff)
-			}
-			keys := topLevelKeys(t, got)
-			wantKeys := []string{"type", "mesh", "name", "creationTime", "modificationTime", "labels", "kri", "spec"}
-			if diff := cmp.Diff(wantKeys, keys); diff != "" {
-				t.Errorf("top-level keys (-want +got):\n%s", diff)
-			}
-			again, err := reg.Decode(got)
-			if err != nil {
-				t.Fatalf("kumactl's PUT body (our own output) rejected: %v", err)
-			}
-			if diff := cmp.Diff(string(got), string(render(t, again))); diff != "" {
-				t.Errorf("round trip changed the resource:\n%s", diff)
-			}
-		})
-	}
+	resourcetest.GoldenManifests(t, registry(t), env,
+		resourcetest.WantKeys("type", "mesh", "name", "creationTime", "modificationTime", "labels", "kri", "spec"))
 }
 
 func TestDecodeRejectsUnknownFields(t *testing.T) {
@@ -323,39 +271,4 @@ func TestDecodeRejectsUnknownFields(t *testing.T) {
 	if got := r.KRI(); got != "kri_mtp_default___allow-all_" {
 		t.Errorf("KRI = %q", got)
 	}
-}
-
-func render(t *testing.T, r *resources.Resource) []byte {
-	t.Helper()
-	raw, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, raw, "", " "); err != nil {
-		t.Fatal(err)
-	}
-	out.WriteByte('\n')
-	return out.Bytes()
-}
-
-func topLevelKeys(t *testing.T, doc []byte) []string {
-	t.Helper()
-	var keys []string
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	if _, err := dec.Token(); err != nil {
-		t.Fatal(err)
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
 }
