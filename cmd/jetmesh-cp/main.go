@@ -155,6 +155,13 @@ func serve(cfg controlplane.Config, log *slog.Logger, level slog.Level) error {
 	startCtx, cancel := context.WithTimeout(ctx, app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
+		if ctx.Err() != nil {
+			// A signal arrived while starting: that is a shutdown request, not a failure.
+			log.Info("shutting down", "signal", "received during start")
+			stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
+			defer cancelStop()
+			return app.Stop(stopCtx)
+		}
 		return err
 	}
 	log.Info("control plane started", "mode", cfg.Mode, "zone", cfg.Multizone.Zone.Name,

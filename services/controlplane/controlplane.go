@@ -51,11 +51,12 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newManager,
 			newAPI,
 		),
-		// Invoking the API server pulls in everything it depends on, started in dependency
-		// order and stopped in reverse.
-		fx.Invoke(func(*api.Server) {}),
 		fx.Invoke(startCompactor),
 		dataplaneModule,
+		// Invoking the API server last makes it start last: once GET / answers, everything
+		// else (projections, DP server) is up. Parts start in dependency order and stop in
+		// reverse.
+		fx.Invoke(func(*api.Server) {}),
 	)
 }
 
