@@ -299,21 +299,29 @@ func validateDataSource(ds *DataSource) resources.ValidationError {
 }
 
 func validateLogging(l *Logging) resources.ValidationError {
-	var v resources.ValidationError
 	if l == nil {
-		return v
+		return resources.ValidationError{}
 	}
+	return validateBackends(l.Backends, func(b LoggingBackend) string { return b.Name }, validateLoggingBackend,
+		l.DefaultBackend, "logging")
+}
+
+// validateBackends checks a mesh section's named backends: each one, unique names, and that
+// the default names one of them (logging and tracing share these rules).
+func validateBackends[B any](backends []B, name func(B) string, validate func(B) resources.ValidationError,
+	defaultBackend, kind string) resources.ValidationError {
+	var v resources.ValidationError
 	used := map[string]bool{}
-	for i, b := range l.Backends {
+	for i, b := range backends {
 		at := resources.FieldPath("backends").Index(i)
-		v.AddErrorAt(at, validateLoggingBackend(b))
-		if used[b.Name] {
-			v.AddViolation(at.Field("name"), fmt.Sprintf("%q name is already used for another backend", b.Name))
+		v.AddErrorAt(at, validate(b))
+		if used[name(b)] {
+			v.AddViolation(at.Field("name"), fmt.Sprintf("%q name is already used for another backend", name(b)))
 		}
-		used[b.Name] = true
+		used[name(b)] = true
 	}
-	if l.DefaultBackend != "" && !used[l.DefaultBackend] {
-		v.AddViolation(resources.FieldPath("defaultBackend"), "has to be set to one of the logging backend in mesh")
+	if defaultBackend != "" && !used[defaultBackend] {
+		v.AddViolation(resources.FieldPath("defaultBackend"), fmt.Sprintf("has to be set to one of the %s backend in mesh", kind))
 	}
 	return v
 }
@@ -356,23 +364,11 @@ func validateLoggingBackend(b LoggingBackend) resources.ValidationError {
 }
 
 func validateTracing(t *Tracing) resources.ValidationError {
-	var v resources.ValidationError
 	if t == nil {
-		return v
+		return resources.ValidationError{}
 	}
-	used := map[string]bool{}
-	for i, b := range t.Backends {
-		at := resources.FieldPath("backends").Index(i)
-		v.AddErrorAt(at, validateTracingBackend(b))
-		if used[b.Name] {
-			v.AddViolation(at.Field("name"), fmt.Sprintf("%q name is already used for another backend", b.Name))
-		}
-		used[b.Name] = true
-	}
-	if t.DefaultBackend != "" && !used[t.DefaultBackend] {
-		v.AddViolation(resources.FieldPath("defaultBackend"), "has to be set to one of the tracing backend in mesh")
-	}
-	return v
+	return validateBackends(t.Backends, func(b TracingBackend) string { return b.Name }, validateTracingBackend,
+		t.DefaultBackend, "tracing")
 }
 
 func validateTracingBackend(b TracingBackend) resources.ValidationError {
