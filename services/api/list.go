@@ -27,13 +27,14 @@ type listResponse struct {
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) {
 	const title = "Could not retrieve resources"
-	if !s.checkMesh(w, t) {
-		return
-	}
 	q := r.URL.Query()
 	size, offset, perr := page(q)
 	if perr != nil {
 		writeError(w, perr)
+		return
+	}
+	view, ok := s.viewAt(w, r, t, title)
+	if !ok {
 		return
 	}
 	filter, ferr := listFilter(q, t)
@@ -41,12 +42,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) {
 		writeError(w, toAPIError(title, ferr))
 		return
 	}
-	entries := s.mgr.View().List(t.desc.Name, filter)
+	entries := view.List(t.desc.Name, filter)
 	resp := listResponse{Total: len(entries), Items: []any{}}
 	end := min(offset+size, len(entries))
 	for _, e := range entries[min(offset, len(entries)):end] {
 		if t.overview {
-			resp.Items = append(resp.Items, s.overview(e))
+			resp.Items = append(resp.Items, s.overview(view, e))
 		} else {
 			resp.Items = append(resp.Items, e.Resource)
 		}
@@ -208,12 +209,12 @@ func anyInboundHas(dp dpNetworking, k, v string) bool {
 }
 
 // overview renders <Type>Overview: the resource's meta, its spec under <type> and its insight
-// under <type>Insight ({} when the proxy or zone never reported).
-func (s *Server) overview(e *state.Entry) json.RawMessage {
+// under <type>Insight ({} when the proxy or zone never reported), both taken from view.
+func (s *Server) overview(view *state.State, e *state.Entry) json.RawMessage {
 	r := e.Resource
 	field := lowerFirst(r.Desc.Name)
 	insight := json.RawMessage("{}")
-	if ie, ok := s.mgr.View().Get(r.Desc.Name+"Insight", r.Meta.Mesh, r.Meta.Name); ok {
+	if ie, ok := view.Get(r.Desc.Name+"Insight", r.Meta.Mesh, r.Meta.Name); ok {
 		insight = marshalSpec(ie.Resource)
 	}
 	b, err := json.Marshal(overviewDoc{

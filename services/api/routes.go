@@ -35,6 +35,7 @@ type target struct {
 	mesh     string
 	name     string
 	overview bool
+	history  bool // .../{name}/_history
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +55,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		case "mesh-insights":
 			s.onlyGet(w, r, func(w http.ResponseWriter, r *http.Request) { s.meshInsights(w, r, "") })
 			return
+		case "events":
+			s.onlyGet(w, r, s.eventFeed)
+			return
 		}
 	}
 	if len(segs) == 2 && segs[0] == "mesh-insights" {
@@ -66,13 +70,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case t.history && r.Method == http.MethodGet:
+		s.history(w, r, t)
 	case t.name == "" && r.Method == http.MethodGet:
 		s.list(w, r, t)
 	case t.name != "" && r.Method == http.MethodGet:
 		s.get(w, r, t)
-	case t.name != "" && !t.overview && r.Method == http.MethodPut:
+	case t.name != "" && !t.overview && !t.history && r.Method == http.MethodPut:
 		s.put(w, r, t)
-	case t.name != "" && !t.overview && r.Method == http.MethodDelete:
+	case t.name != "" && !t.overview && !t.history && r.Method == http.MethodDelete:
 		s.delete(w, r, t)
 	default:
 		w.Header().Set("Allow", allowed(t))
@@ -82,7 +88,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 }
 
 func allowed(t target) string {
-	if t.name == "" || t.overview {
+	if t.name == "" || t.overview || t.history {
 		return "GET"
 	}
 	return "GET, PUT, DELETE"
@@ -91,7 +97,8 @@ func allowed(t target) string {
 // resolve maps path segments to a type, mesh and name.
 func (s *Server) resolve(segs []string) (target, bool) {
 	reg := s.mgr.Registry()
-	if segs[0] == "meshes" && len(segs) >= 3 {
+	// /meshes/{name}/_history is the history of a mesh, not a mesh-scoped collection.
+	if segs[0] == "meshes" && len(segs) >= 3 && !(len(segs) == 3 && segs[2] == "_history") {
 		ws := segs[2]
 		var t target
 		if alias, ok := overviewAliases[ws]; ok {
@@ -120,7 +127,7 @@ func (s *Server) resolve(segs []string) (target, bool) {
 	return t.withRest(segs[1:])
 }
 
-// withRest reads "", "_overview", "{name}" or "{name}/_overview".
+// withRest reads "", "_overview", "{name}", "{name}/_overview" or "{name}/_history".
 func (t target) withRest(rest []string) (target, bool) {
 	switch {
 	case len(rest) == 0:
@@ -130,6 +137,8 @@ func (t target) withRest(rest []string) (target, bool) {
 		t.name = rest[0]
 	case len(rest) == 2 && rest[1] == "_overview" && !t.overview:
 		t.name, t.overview = rest[0], true
+	case len(rest) == 2 && rest[1] == "_history" && !t.overview:
+		t.name, t.history = rest[0], true
 	default:
 		return target{}, false
 	}
@@ -194,16 +203,29 @@ func (s *Server) checkMesh(w http.ResponseWriter, t target) bool {
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, t target) {
-	if !s.checkMesh(w, t) {
+	const title = "Could not retrieve a resource"
+	if !t.overview {
+		at, aerr := parseAt(r.URL.Query(), title)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		if at.passed {
+			s.getAt(w, r, t, at)
+			return
+		}
+	}
+	view, ok := s.viewAt(w, r, t, title)
+	if !ok {
 		return
 	}
-	e, ok := s.mgr.View().Get(t.desc.Name, t.mesh, t.name)
+	e, ok := view.Get(t.desc.Name, t.mesh, t.name)
 	if !ok {
-		writeError(w, newError(http.StatusNotFound, "Could not retrieve a resource", "Not found"))
+		writeError(w, newError(http.StatusNotFound, title, "Not found"))
 		return
 	}
 	if t.overview {
-		writeJSON(w, http.StatusOK, s.overview(e))
+		writeJSON(w, http.StatusOK, s.overview(view, e))
 		return
 	}
 	writeJSON(w, http.StatusOK, e.Resource)

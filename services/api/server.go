@@ -69,6 +69,11 @@ type Server struct {
 	mgr  *manager.Manager
 	log  *slog.Logger
 
+	// streams ends live event streams when the server shuts down (Shutdown does not cancel
+	// request contexts, and a stream never finishes on its own).
+	streams     context.Context
+	stopStreams context.CancelFunc
+
 	mu   sync.Mutex
 	srv  *http.Server
 	addr net.Addr
@@ -77,7 +82,8 @@ type Server struct {
 
 // New returns an API server.
 func New(cfg Config, info Info, mgr *manager.Manager, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, info: info, mgr: mgr, log: log}
+	streams, stop := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, info: info, mgr: mgr, log: log, streams: streams, stopStreams: stop}
 }
 
 // Start listens (so a taken port fails here) and serves in the background.
@@ -93,6 +99,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(s.stopStreams)
 	s.mu.Lock()
 	s.srv, s.addr, s.done = srv, ln.Addr(), make(chan error, 1)
 	s.mu.Unlock()
@@ -119,6 +126,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	srv, done := s.srv, s.done
 	s.mu.Unlock()
+	s.stopStreams()
 	if srv == nil {
 		return nil
 	}

@@ -82,6 +82,15 @@ func (m *Manager) Registry() *resources.Registry { return m.reg }
 // View returns the read model the manager waits on.
 func (m *Manager) View() *state.State { return m.view }
 
+// Store returns the event log the manager writes to, for readers of history and past state.
+func (m *Manager) Store() events.Store { return m.store }
+
+// Key returns the log key of a resource this control plane owns (global-scoped types use the
+// empty mesh).
+func (m *Manager) Key(desc *resources.Descriptor, mesh, name string) events.Key {
+	return m.key(desc, mesh, name)
+}
+
 func (m *Manager) key(desc *resources.Descriptor, mesh, name string) events.Key {
 	if desc.Scope == resources.ScopeGlobal {
 		mesh = ""
