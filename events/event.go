@@ -38,6 +38,9 @@ type Event struct {
 	Revision uint64 `json:"revision"`
 	// CorrelationID ties events caused by one request together.
 	CorrelationID string `json:"correlationid,omitempty"`
+	// Reason says why the change was made when it is not an ordinary write, e.g.
+	// "revert to revision 3".
+	Reason string `json:"reason,omitempty"`
 
 	// Data is the resource exactly as the REST API shows it; empty for deletions.
 	Data json.RawMessage `json:"data,omitempty"`

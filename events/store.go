@@ -41,6 +41,8 @@ type Change struct {
 	Actor         string
 	CorrelationID string
 	ID            string
+	// Reason: see Event.
+	Reason string
 	// Time is the event time; zero means now.
 	Time time.Time
 }

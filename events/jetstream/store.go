@@ -130,6 +130,7 @@ func (s *Store) envelope(c events.Change) (events.Event, error) {
 		Origin:        k.Scope.Origin(),
 		Revision:      c.Revision,
 		CorrelationID: c.CorrelationID,
+		Reason:        c.Reason,
 	}
 	switch c.Op {
 	case events.OpUpsert:

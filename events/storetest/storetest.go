@@ -592,6 +592,7 @@ func testEnvelope(t *testing.T, s events.Store) {
 		Data:          json.RawMessage(`{"type":"Dataplane","mesh":"default","name":"backend-1"}`),
 		Actor:         "user:admin",
 		CorrelationID: "req-42",
+		Reason:        "revert to revision 7",
 		ID:            "0b9e6f2c-1f4e-4c59-9a51-7c6f3d0d9a10",
 		Time:          when,
 	}
@@ -607,6 +608,7 @@ func testEnvelope(t *testing.T, s events.Store) {
 		Origin:          "zone:zone-1",
 		Revision:        1,
 		CorrelationID:   "req-42",
+		Reason:          "revert to revision 7",
 		Data:            c.Data,
 	}
 	rec := mustAppend(t, s, c)

@@ -25,6 +25,8 @@ type historyItem struct {
 	Actor         string    `json:"actor,omitempty"`
 	Origin        string    `json:"origin,omitempty"`
 	CorrelationID string    `json:"correlationId,omitempty"`
+	// Reason says why, for changes that are not ordinary writes ("revert to revision 3").
+	Reason string `json:"reason,omitempty"`
 	// Resource is the resource as the API showed it at that revision; absent for deletions.
 	Resource json.RawMessage `json:"resource,omitempty"`
 }
@@ -33,6 +35,7 @@ func newHistoryItem(rec events.Record) historyItem {
 	it := historyItem{
 		Revision: rec.Event.Revision, Sequence: rec.Sequence, Time: rec.Event.Time, Type: "upserted",
 		Actor: rec.Event.Actor, Origin: rec.Event.Origin, CorrelationID: rec.Event.CorrelationID,
+		Reason: rec.Event.Reason,
 	}
 	if rec.Event.Deleted() {
 		it.Type = "deleted"
@@ -59,14 +62,8 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, t target) {
 		writeError(w, badParam(title, "order", "must be asc or desc"))
 		return
 	}
-	recs, err := s.mgr.Store().History(r.Context(), s.mgr.Key(t.desc, t.mesh, t.name))
-	if err != nil && !errors.Is(err, events.ErrNotFound) {
-		s.log.Warn("history failed", "type", t.desc.Name, "mesh", t.mesh, "name", t.name, "err", err)
-		writeError(w, toAPIError(title, err))
-		return
-	}
-	if len(recs) == 0 {
-		writeError(w, newError(http.StatusNotFound, title, "Not found"))
+	recs, ok := s.resourceHistory(w, r, t, title)
+	if !ok {
 		return
 	}
 	if desc {

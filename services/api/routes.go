@@ -36,7 +36,12 @@ type target struct {
 	name     string
 	overview bool
 	history  bool // .../{name}/_history
+	diff     bool // .../{name}/_diff
+	revert   bool // .../{name}/_revert
 }
+
+// action reports whether the target is one of a resource's sub-resources (_history, ...).
+func (t target) action() bool { return t.history || t.diff || t.revert }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	segs := splitPath(r.URL.Path)
@@ -72,13 +77,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case t.history && r.Method == http.MethodGet:
 		s.history(w, r, t)
+	case t.diff && r.Method == http.MethodGet:
+		s.diff(w, r, t)
+	case t.revert && r.Method == http.MethodPost:
+		s.revert(w, r, t)
 	case t.name == "" && r.Method == http.MethodGet:
 		s.list(w, r, t)
-	case t.name != "" && r.Method == http.MethodGet:
+	case t.name != "" && !t.action() && r.Method == http.MethodGet:
 		s.get(w, r, t)
-	case t.name != "" && !t.overview && !t.history && r.Method == http.MethodPut:
+	case t.name != "" && !t.overview && !t.action() && r.Method == http.MethodPut:
 		s.put(w, r, t)
-	case t.name != "" && !t.overview && !t.history && r.Method == http.MethodDelete:
+	case t.name != "" && !t.overview && !t.action() && r.Method == http.MethodDelete:
 		s.delete(w, r, t)
 	default:
 		w.Header().Set("Allow", allowed(t))
@@ -88,7 +97,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 }
 
 func allowed(t target) string {
-	if t.name == "" || t.overview || t.history {
+	switch {
+	case t.revert:
+		return "POST"
+	case t.name == "" || t.overview || t.history || t.diff:
 		return "GET"
 	}
 	return "GET, PUT, DELETE"
@@ -97,8 +109,8 @@ func allowed(t target) string {
 // resolve maps path segments to a type, mesh and name.
 func (s *Server) resolve(segs []string) (target, bool) {
 	reg := s.mgr.Registry()
-	// /meshes/{name}/_history is the history of a mesh, not a mesh-scoped collection.
-	if segs[0] == "meshes" && len(segs) >= 3 && !(len(segs) == 3 && segs[2] == "_history") {
+	// /meshes/{name}/_history (_diff, _revert) is about a mesh, not a mesh-scoped collection.
+	if segs[0] == "meshes" && len(segs) >= 3 && !(len(segs) == 3 && meshActions[segs[2]]) {
 		ws := segs[2]
 		var t target
 		if alias, ok := overviewAliases[ws]; ok {
@@ -127,7 +139,8 @@ func (s *Server) resolve(segs []string) (target, bool) {
 	return t.withRest(segs[1:])
 }
 
-// withRest reads "", "_overview", "{name}", "{name}/_overview" or "{name}/_history".
+// withRest reads "", "_overview", "{name}", "{name}/_overview", "{name}/_history",
+// "{name}/_diff" or "{name}/_revert".
 func (t target) withRest(rest []string) (target, bool) {
 	switch {
 	case len(rest) == 0:
@@ -139,6 +152,10 @@ func (t target) withRest(rest []string) (target, bool) {
 		t.name, t.overview = rest[0], true
 	case len(rest) == 2 && rest[1] == "_history" && !t.overview:
 		t.name, t.history = rest[0], true
+	case len(rest) == 2 && rest[1] == "_diff" && !t.overview:
+		t.name, t.diff = rest[0], true
+	case len(rest) == 2 && rest[1] == "_revert" && !t.overview:
+		t.name, t.revert = rest[0], true
 	default:
 		return target{}, false
 	}
@@ -147,6 +164,9 @@ func (t target) withRest(rest []string) (target, bool) {
 	}
 	return t, true
 }
+
+// meshActions are the sub-resources of a mesh itself (/meshes/{name}/_history).
+var meshActions = map[string]bool{"_history": true, "_diff": true, "_revert": true}
 
 func splitPath(p string) []string {
 	p = strings.Trim(p, "/")

@@ -46,6 +46,8 @@ func (m *Manager) MeshExists(mesh string) bool {
 type Who struct {
 	Actor         string // e.g. "user:mesh-system:admin"
 	CorrelationID string // empty: a new one per request
+	// Reason is recorded on the events of the change when set, e.g. "revert to revision 3".
+	Reason string
 	// System marks the control plane's own writes, which may write internal types (insights).
 	System bool
 }
@@ -151,7 +153,7 @@ func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Re
 	}
 	rec, err := m.store.Append(ctx, events.Change{
 		Key: key, Op: events.OpUpsert, ExpectedSequence: last.Sequence, Revision: last.Event.Revision + 1,
-		Data: data, Actor: who.Actor, CorrelationID: correlation(who), Time: now,
+		Data: data, Actor: who.Actor, CorrelationID: correlation(who), Reason: who.Reason, Time: now,
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("apply %s: %w", key, err)
@@ -227,7 +229,7 @@ func (m *Manager) tombstone(ctx context.Context, key events.Key, who Who) (uint6
 	}
 	rec, err := m.store.Append(ctx, events.Change{
 		Key: key, Op: events.OpDelete, ExpectedSequence: last.Sequence, Revision: last.Event.Revision + 1,
-		Actor: who.Actor, CorrelationID: who.CorrelationID, Time: m.now(),
+		Actor: who.Actor, CorrelationID: who.CorrelationID, Reason: who.Reason, Time: m.now(),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete %s: %w", key, err)
