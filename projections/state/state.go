@@ -35,6 +35,7 @@ type State struct {
 	// byType[type][mesh][name]; global-scoped types use the empty mesh.
 	byType  map[string]map[string]map[string]*Entry
 	seq     uint64
+	lastID  string        // id of the event at seq, for checkpoints
 	changed chan struct{} // closed and replaced on every apply
 }
 
@@ -81,7 +82,7 @@ func (s *State) Apply(rec events.Record) error {
 			delete(meshes, rec.Key.Mesh)
 		}
 	}
-	s.seq = rec.Sequence
+	s.seq, s.lastID = rec.Sequence, rec.Event.ID
 	close(s.changed)
 	s.changed = make(chan struct{})
 	return nil

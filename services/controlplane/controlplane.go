@@ -166,9 +166,21 @@ func startCompactor(lc fx.Lifecycle, cfg Config, store *jsstore.Store, log *slog
 	lc.Append(fx.StartStopHook(c.Start, c.Stop))
 }
 
-func newRunner(lc fx.Lifecycle, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
+func newRunner(lc fx.Lifecycle, cfg Config, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
 	r := projections.NewRunner("state", store, view, log)
-	lc.Append(fx.StartStopHook(r.Start, r.Stop))
+	path := filepath.Join(cfg.DataDir, "checkpoints", "state.json")
+	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
+		loadCheckpoint(ctx, path, view, store, log)
+		return r.Start(ctx)
+	}, func(ctx context.Context) error {
+		if err := r.Stop(ctx); err != nil {
+			return err
+		}
+		if err := saveCheckpoint(path, view); err != nil {
+			log.Warn("read model checkpoint not saved; the next start replays the log", "err", err)
+		}
+		return nil
+	}))
 	return r
 }
 
