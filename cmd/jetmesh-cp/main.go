@@ -25,6 +25,7 @@ NATS JetStream.
 
 Usage:
   jetmesh-cp run [flags]     run a control plane (standalone by default)
+  jetmesh-cp migrate up      apply pending PostgreSQL schema migrations (KUMA_STORE_POSTGRES_*)
   jetmesh-cp version         print the version
   jetmesh-cp help            show this help
 
@@ -52,6 +53,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		if err := runCP(args[1:], stdout, stderr); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintf(stderr, "jetmesh-cp: %s\n", oneLine(err))
+			return 1
+		}
+		return 0
+	case "migrate":
+		if err := runMigrate(args[1:], stdout, stderr); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}

@@ -1,0 +1,22 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrSchemaTooOld: the database needs 'jetmesh-cp migrate up' before this build can use it.
+var ErrSchemaTooOld = errors.New("database schema too old")
+
+// SchemaVersionError is CheckSchema's refusal; it matches ErrSchemaTooOld.
+type SchemaVersionError struct {
+	Have, Want int
+}
+
+func (e *SchemaVersionError) Error() string {
+	return fmt.Sprintf("database schema is at version %d, this jetmesh needs %d: run 'jetmesh-cp migrate up'",
+		e.Have, e.Want)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooOld) true.
+func (e *SchemaVersionError) Is(target error) bool { return target == ErrSchemaTooOld }

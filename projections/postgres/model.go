@@ -1,0 +1,205 @@
+// Package postgres projects the event log into PostgreSQL: the current state of every live
+// resource (table resources) and the audit log of every event (table events), with the
+// projection's checkpoint written in the same transaction as the rows it covers, so each
+// event is applied exactly once even across crashes. Losing the database loses nothing: it is
+// a projection, rebuilt from the log by a new Model over an empty (migrated) schema.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jetmesh/jetmesh/events"
+)
+
+// applyTimeout bounds one Apply: Model.Apply has no context (the Runner's contract).
+const applyTimeout = 30 * time.Second
+
+// Model is the PostgreSQL read model; it implements projections.Model. One Model (one
+// projection name) writes one schema; Apply is called by one goroutine at a time.
+type Model struct {
+	pool *pgxpool.Pool
+	name string
+	seq  atomic.Uint64
+}
+
+// New returns the model of the named projection, resuming from its checkpoint. It refuses a
+// schema older than this build needs (run Migrate first).
+func New(ctx context.Context, pool *pgxpool.Pool, name string) (*Model, error) {
+	if err := CheckSchema(ctx, pool, SchemaVersionRequired); err != nil {
+		return nil, err
+	}
+	m := &Model{pool: pool, name: name}
+	var seq int64
+	err := pool.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1`, name).Scan(&seq)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("projection %s: read checkpoint: %w", name, err)
+	}
+	m.seq.Store(uint64(seq))
+	return m, nil
+}
+
+// Sequence is the last sequence applied: the checkpoint, as loaded or advanced by Apply.
+func (m *Model) Sequence() uint64 { return m.seq.Load() }
+
+// Checkpoint guard and advance in one statement: it changes no row when the database already
+// holds this sequence (or a later one), which makes Apply a no-op.
+const advanceCheckpoint = `INSERT INTO checkpoint (projection, sequence) VALUES ($1, $2)
+ON CONFLICT (projection) DO UPDATE SET sequence = EXCLUDED.sequence
+WHERE checkpoint.sequence < EXCLUDED.sequence`
+
+const insertEvent = `INSERT INTO events (sequence, id, time, type, subject, scope, resource_type,
+    mesh, name, actor, origin, revision, correlation_id, reason, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+
+const upsertResource = `INSERT INTO resources (scope, type, mesh, name, revision, sequence, actor,
+    labels, spec, resource, creation_time, modification_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (scope, type, mesh, name) DO UPDATE SET revision = EXCLUDED.revision,
+    sequence = EXCLUDED.sequence, actor = EXCLUDED.actor, labels = EXCLUDED.labels,
+    spec = EXCLUDED.spec, resource = EXCLUDED.resource, creation_time = EXCLUDED.creation_time,
+    modification_time = EXCLUDED.modification_time`
+
+const deleteResource = `DELETE FROM resources WHERE scope = $1 AND type = $2 AND mesh = $3 AND name = $4`
+
+// Apply writes the event to the audit log, upserts or deletes the resource's row and advances
+// the checkpoint, all in one transaction. A record the database already holds (sequence at or
+// below its checkpoint) changes nothing.
+func (m *Model) Apply(rec events.Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
+	defer cancel()
+	b, err := m.batch(rec)
+	if err != nil {
+		return err
+	}
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	applied, err := sendBatch(ctx, tx, b)
+	if err != nil {
+		return err
+	}
+	if applied {
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit sequence %d: %w", rec.Sequence, err)
+		}
+	}
+	if rec.Sequence > m.seq.Load() {
+		m.seq.Store(rec.Sequence)
+	}
+	return nil
+}
+
+// sendBatch runs the batch (checkpoint first) in one round trip; applied is false when the
+// checkpoint says the record was applied before, and the caller then rolls back.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err error) {
+	br := tx.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && applied && cerr != nil {
+			err = fmt.Errorf("apply: %w", cerr)
+		}
+	}()
+	tag, err := br.Exec()
+	if err != nil {
+		return false, fmt.Errorf("advance checkpoint: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			return false, fmt.Errorf("apply: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// batch builds the statements of one record.
+func (m *Model) batch(rec events.Record) (*pgx.Batch, error) {
+	ev, k := rec.Event, rec.Key
+	b := &pgx.Batch{}
+	b.Queue(advanceCheckpoint, m.name, int64(rec.Sequence))
+	b.Queue(insertEvent, int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
+		k.Type, k.Mesh, k.Name, ev.Actor, ev.Origin, int64(ev.Revision), ev.CorrelationID, ev.Reason,
+		jsonOrNull(ev.Data))
+	if ev.Deleted() {
+		b.Queue(deleteResource, k.Scope.Zone, k.Type, k.Mesh, k.Name)
+		return b, nil
+	}
+	row, err := parseResource(ev)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", k, err)
+	}
+	b.Queue(upsertResource, k.Scope.Zone, k.Type, k.Mesh, k.Name, int64(ev.Revision),
+		int64(rec.Sequence), ev.Actor, row.labels, row.spec, string(ev.Data), row.created, row.modified)
+	return b, nil
+}
+
+func jsonOrNull(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// resourceRow is what the resources table keeps apart from the resource JSON.
+type resourceRow struct {
+	labels, spec      string
+	created, modified time.Time
+}
+
+// metaFields are the REST API's non-spec fields of legacy resources, whose spec is inline.
+var metaFields = map[string]bool{
+	"type": true, "mesh": true, "name": true, "creationTime": true, "modificationTime": true,
+	"labels": true, "kri": true, "status": true,
+}
+
+// parseResource reads labels, spec and times out of the resource JSON as the REST API shows
+// it: plugin types carry "spec", legacy types (Mesh, Dataplane, ...) their spec fields inline.
+// Missing times fall back to the event time.
+func parseResource(ev events.Event) (resourceRow, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(ev.Data, &fields); err != nil {
+		return resourceRow{}, err
+	}
+	row := resourceRow{labels: "{}", created: ev.Time, modified: ev.Time}
+	if l, ok := fields["labels"]; ok && string(l) != "null" {
+		row.labels = string(l)
+	}
+	if s, ok := fields["spec"]; ok {
+		row.spec = string(s)
+	} else {
+		inline := map[string]json.RawMessage{}
+		for k, v := range fields {
+			if !metaFields[k] {
+				inline[k] = v
+			}
+		}
+		b, err := json.Marshal(inline)
+		if err != nil {
+			return resourceRow{}, err
+		}
+		row.spec = string(b)
+	}
+	for name, dst := range map[string]*time.Time{"creationTime": &row.created, "modificationTime": &row.modified} {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		var t time.Time
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return resourceRow{}, fmt.Errorf("%s: %w", name, err)
+		}
+		*dst = t
+	}
+	return row, nil
+}
