@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jetmesh/jetmesh/services/envvar"
 )
 
 // TLS modes, as Kuma names them (KUMA_STORE_POSTGRES_TLS_MODE).
@@ -50,56 +52,28 @@ func DefaultConfig() Config {
 	}
 }
 
-var envVars = []struct {
-	name string
-	set  func(*Config, string) error
-}{
-	{"KUMA_STORE_POSTGRES_HOST", func(c *Config, v string) error { c.Host = v; return nil }},
-	{"KUMA_STORE_POSTGRES_PORT", intVar(func(c *Config) *int { return &c.Port })},
-	{"KUMA_STORE_POSTGRES_USER", func(c *Config, v string) error { c.User = v; return nil }},
-	{"KUMA_STORE_POSTGRES_PASSWORD", func(c *Config, v string) error { c.Password = v; return nil }},
-	{"KUMA_STORE_POSTGRES_DB_NAME", func(c *Config, v string) error { c.DBName = v; return nil }},
-	{"KUMA_STORE_POSTGRES_CONNECTION_TIMEOUT", intVar(func(c *Config) *int { return &c.ConnectionTimeout })},
-	{"KUMA_STORE_POSTGRES_MAX_OPEN_CONNECTIONS", intVar(func(c *Config) *int { return &c.MaxOpenConnections })},
-	{"KUMA_STORE_POSTGRES_MIN_OPEN_CONNECTIONS", intVar(func(c *Config) *int { return &c.MinOpenConnections })},
-	{"KUMA_STORE_POSTGRES_TLS_MODE", func(c *Config, v string) error { c.TLS.Mode = v; return nil }},
-	{"KUMA_STORE_POSTGRES_TLS_CA_PATH", func(c *Config, v string) error { c.TLS.CAPath = v; return nil }},
-	{"KUMA_STORE_POSTGRES_TLS_CERT_PATH", func(c *Config, v string) error { c.TLS.CertPath = v; return nil }},
-	{"KUMA_STORE_POSTGRES_TLS_KEY_PATH", func(c *Config, v string) error { c.TLS.KeyPath = v; return nil }},
-}
-
-func intVar(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("not an integer")
-		}
-		*field(c) = n
-		return nil
-	}
+// envVars are Kuma's KUMA_STORE_POSTGRES_* settings.
+var envVars = []envvar.Var[Config]{
+	envvar.String("KUMA_STORE_POSTGRES_HOST", func(c *Config) *string { return &c.Host }),
+	envvar.Int("KUMA_STORE_POSTGRES_PORT", func(c *Config) *int { return &c.Port }),
+	envvar.String("KUMA_STORE_POSTGRES_USER", func(c *Config) *string { return &c.User }),
+	envvar.String("KUMA_STORE_POSTGRES_PASSWORD", func(c *Config) *string { return &c.Password }),
+	envvar.String("KUMA_STORE_POSTGRES_DB_NAME", func(c *Config) *string { return &c.DBName }),
+	envvar.Int("KUMA_STORE_POSTGRES_CONNECTION_TIMEOUT", func(c *Config) *int { return &c.ConnectionTimeout }),
+	envvar.Int("KUMA_STORE_POSTGRES_MAX_OPEN_CONNECTIONS", func(c *Config) *int { return &c.MaxOpenConnections }),
+	envvar.Int("KUMA_STORE_POSTGRES_MIN_OPEN_CONNECTIONS", func(c *Config) *int { return &c.MinOpenConnections }),
+	envvar.String("KUMA_STORE_POSTGRES_TLS_MODE", func(c *Config) *string { return &c.TLS.Mode }),
+	envvar.String("KUMA_STORE_POSTGRES_TLS_CA_PATH", func(c *Config) *string { return &c.TLS.CAPath }),
+	envvar.String("KUMA_STORE_POSTGRES_TLS_CERT_PATH", func(c *Config) *string { return &c.TLS.CertPath }),
+	envvar.String("KUMA_STORE_POSTGRES_TLS_KEY_PATH", func(c *Config) *string { return &c.TLS.KeyPath }),
 }
 
 // EnvNames returns the environment variables LoadEnv reads, for --help.
-func EnvNames() []string {
-	out := make([]string, len(envVars))
-	for i, e := range envVars {
-		out[i] = e.name
-	}
-	return out
-}
+func EnvNames() []string { return envvar.Names(envVars) }
 
 // LoadEnv applies Kuma's KUMA_STORE_POSTGRES_* variables.
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	for _, e := range envVars {
-		v, ok := lookup(e.name)
-		if !ok {
-			continue
-		}
-		if err := e.set(c, strings.TrimSpace(v)); err != nil {
-			return fmt.Errorf("environment variable %s=%q: %w", e.name, v, err)
-		}
-	}
-	return nil
+	return envvar.Load(c, envVars, lookup)
 }
 
 // Validate reports every problem with the configuration.

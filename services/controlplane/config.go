@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/services/api"
+	"github.com/jetmesh/jetmesh/services/envvar"
 )
 
 // Config is the control plane's configuration. Field names follow kuma-cp's YAML where the
@@ -222,94 +222,56 @@ func (c *Config) LoadFile(path string) error {
 	return nil
 }
 
-// envVar binds one environment variable to a setting.
-type envVar struct {
-	name string
-	set  func(c *Config, v string) error
-}
-
-// EnvVars lists the environment variables the CP reads: Kuma's names where they mean the
-// same thing, JETMESH_* for jetmesh's own settings.
-var envVars = []envVar{
-	{"KUMA_MODE", func(c *Config, v string) error { c.Mode = v; return nil }},
-	{"KUMA_ENVIRONMENT", func(c *Config, v string) error { c.Environment = v; return nil }},
-	{"KUMA_MULTIZONE_ZONE_NAME", func(c *Config, v string) error { c.Multizone.Zone.Name = v; return nil }},
-	{"KUMA_API_SERVER_HTTP_PORT", intVar(func(c *Config) *int { return &c.APIServer.HTTP.Port })},
-	{"KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config, v string) error { c.APIServer.HTTP.Interface = v; return nil }},
-	{"KUMA_API_SERVER_READ_ONLY", boolVar(func(c *Config) *bool { return &c.APIServer.ReadOnly })},
-	{"KUMA_DP_SERVER_PORT", intVar(func(c *Config) *int { return &c.DPServer.Port })},
-	{"JETMESH_DP_SERVER_INTERFACE", func(c *Config, v string) error { c.DPServer.Interface = v; return nil }},
-	{"KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay })},
-	{"KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval })},
-	{"KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE", durationVar(func(c *Config) *Duration { return &c.XDS.DataplaneCleanupAge })},
-	{"KUMA_DEFAULTS_SKIP_MESH", boolVar(func(c *Config) *bool { return &c.Defaults.SkipMesh })},
-	{"KUMA_STORE_TYPE", func(c *Config, v string) error { c.Store.Type = v; return nil }},
-	{"KUMA_GENERAL_WORK_DIR", func(c *Config, v string) error { c.DataDir = expandHome(v); return nil }},
-	{"JETMESH_DATA_DIR", func(c *Config, v string) error { c.DataDir = expandHome(v); return nil }},
-	{"JETMESH_NATS_URL", func(c *Config, v string) error { c.NATS.URL = v; return nil }},
-	{"JETMESH_NATS_CREDS_FILE", func(c *Config, v string) error { c.NATS.CredsFile = v; return nil }},
-	{"JETMESH_NATS_EMBEDDED_HOST", func(c *Config, v string) error { c.NATS.Embedded.Host = v; return nil }},
-	{"JETMESH_NATS_EMBEDDED_PORT", intVar(func(c *Config) *int { return &c.NATS.Embedded.Port })},
-	{"JETMESH_NATS_SYNC_ALWAYS", boolVar(func(c *Config) *bool { return &c.NATS.Embedded.SyncAlways })},
-	{"JETMESH_STORE_REPLICAS", intVar(func(c *Config) *int { return &c.Store.Replicas })},
-	{"JETMESH_STORE_HISTORY_MAX_AGE", durationVar(func(c *Config) *Duration { return &c.Store.HistoryMaxAge })},
-	{"JETMESH_SHUTDOWN_TIMEOUT", durationVar(func(c *Config) *Duration { return &c.ShutdownTimeout })},
+// envVars are the environment variables the CP reads: Kuma's names where they mean the same
+// thing, JETMESH_* for jetmesh's own settings.
+var envVars = []envvar.Var[Config]{
+	envvar.String("KUMA_MODE", func(c *Config) *string { return &c.Mode }),
+	envvar.String("KUMA_ENVIRONMENT", func(c *Config) *string { return &c.Environment }),
+	envvar.String("KUMA_MULTIZONE_ZONE_NAME", func(c *Config) *string { return &c.Multizone.Zone.Name }),
+	envvar.Int("KUMA_API_SERVER_HTTP_PORT", func(c *Config) *int { return &c.APIServer.HTTP.Port }),
+	envvar.String("KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config) *string { return &c.APIServer.HTTP.Interface }),
+	envvar.Bool("KUMA_API_SERVER_READ_ONLY", func(c *Config) *bool { return &c.APIServer.ReadOnly }),
+	envvar.Int("KUMA_DP_SERVER_PORT", func(c *Config) *int { return &c.DPServer.Port }),
+	envvar.String("JETMESH_DP_SERVER_INTERFACE", func(c *Config) *string { return &c.DPServer.Interface }),
+	durationVar("KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay }),
+	durationVar("KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval }),
+	durationVar("KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE", func(c *Config) *Duration { return &c.XDS.DataplaneCleanupAge }),
+	envvar.Bool("KUMA_DEFAULTS_SKIP_MESH", func(c *Config) *bool { return &c.Defaults.SkipMesh }),
+	envvar.String("KUMA_STORE_TYPE", func(c *Config) *string { return &c.Store.Type }),
+	pathVar("KUMA_GENERAL_WORK_DIR", func(c *Config) *string { return &c.DataDir }),
+	pathVar("JETMESH_DATA_DIR", func(c *Config) *string { return &c.DataDir }),
+	envvar.String("JETMESH_NATS_URL", func(c *Config) *string { return &c.NATS.URL }),
+	envvar.String("JETMESH_NATS_CREDS_FILE", func(c *Config) *string { return &c.NATS.CredsFile }),
+	envvar.String("JETMESH_NATS_EMBEDDED_HOST", func(c *Config) *string { return &c.NATS.Embedded.Host }),
+	envvar.Int("JETMESH_NATS_EMBEDDED_PORT", func(c *Config) *int { return &c.NATS.Embedded.Port }),
+	envvar.Bool("JETMESH_NATS_SYNC_ALWAYS", func(c *Config) *bool { return &c.NATS.Embedded.SyncAlways }),
+	envvar.Int("JETMESH_STORE_REPLICAS", func(c *Config) *int { return &c.Store.Replicas }),
+	durationVar("JETMESH_STORE_HISTORY_MAX_AGE", func(c *Config) *Duration { return &c.Store.HistoryMaxAge }),
+	durationVar("JETMESH_SHUTDOWN_TIMEOUT", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 
 // EnvNames returns the names of the environment variables the CP reads, for --help.
-func EnvNames() []string {
-	out := make([]string, len(envVars))
-	for i, e := range envVars {
-		out[i] = e.name
-	}
-	return out
-}
+func EnvNames() []string { return envvar.Names(envVars) }
 
 // LoadEnv applies environment variables (they override the file, as in Kuma).
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	for _, e := range envVars {
-		v, ok := lookup(e.name)
-		if !ok {
-			continue
-		}
-		if err := e.set(c, strings.TrimSpace(v)); err != nil {
-			return fmt.Errorf("environment variable %s=%q: %w", e.name, v, err)
-		}
-	}
-	return nil
+	return envvar.Load(c, envVars, lookup)
 }
 
-func intVar(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("not an integer")
-		}
-		*field(c) = n
-		return nil
-	}
+// pathVar binds a path, resolving a leading "~/".
+func pathVar(name string, field func(*Config) *string) envvar.Var[Config] {
+	return envvar.Var[Config]{Name: name, Set: func(c *Config, v string) error { *field(c) = expandHome(v); return nil }}
 }
 
-func boolVar(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("not a boolean")
-		}
-		*field(c) = b
-		return nil
-	}
-}
-
-func durationVar(field func(*Config) *Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
+func durationVar(name string, field func(*Config) *Duration) envvar.Var[Config] {
+	return envvar.Var[Config]{Name: name, Set: func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			return fmt.Errorf("not a duration (e.g. 72h, 30s)")
 		}
 		*field(c) = Duration(d)
 		return nil
-	}
+	}}
 }
 
 // Duration is a time.Duration written as "30s" in YAML and JSON.
