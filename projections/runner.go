@@ -30,6 +30,11 @@ type Runner struct {
 	model Model
 	log   *slog.Logger
 
+	// RetryApply treats Apply failures as transient: the runner resumes from the model's
+	// sequence after a backoff instead of stopping. For models behind a network (PostgreSQL)
+	// whose Apply is exactly-once, so a retried event is never applied twice.
+	RetryApply bool
+
 	cancel context.CancelFunc
 	done   chan struct{}
 	mu     sync.Mutex
@@ -112,7 +117,7 @@ func (r *Runner) follow(ctx context.Context) {
 			return
 		}
 		var ae *applyError
-		if errors.As(err, &ae) {
+		if errors.As(err, &ae) && !r.RetryApply {
 			r.mu.Lock()
 			r.err = err
 			r.mu.Unlock()

@@ -33,6 +33,9 @@ type Config struct {
 	MaxOpenConnections int       `json:"maxOpenConnections"`
 	MinOpenConnections int       `json:"minOpenConnections"`
 	TLS                TLSConfig `json:"tls"`
+	// Schema is the search_path for jetmesh's tables; empty uses the server's default. Not a
+	// Kuma setting: it lets several control planes (or tests) share one database.
+	Schema string `json:"schema"`
 }
 
 // TLSConfig is Kuma's store.postgres.tls section.
@@ -66,6 +69,7 @@ var envVars = []envvar.Var[Config]{
 	envvar.String("KUMA_STORE_POSTGRES_TLS_CA_PATH", func(c *Config) *string { return &c.TLS.CAPath }),
 	envvar.String("KUMA_STORE_POSTGRES_TLS_CERT_PATH", func(c *Config) *string { return &c.TLS.CertPath }),
 	envvar.String("KUMA_STORE_POSTGRES_TLS_KEY_PATH", func(c *Config) *string { return &c.TLS.KeyPath }),
+	envvar.String("JETMESH_STORE_POSTGRES_SCHEMA", func(c *Config) *string { return &c.Schema }),
 }
 
 // EnvNames returns the environment variables LoadEnv reads, for --help.
@@ -178,6 +182,9 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	pc.MinConns = int32(c.MinOpenConnections)
 	if c.ConnectionTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = time.Duration(c.ConnectionTimeout) * time.Second
+	}
+	if c.Schema != "" {
+		pc.ConnConfig.RuntimeParams["search_path"] = c.Schema
 	}
 	return pc, nil
 }

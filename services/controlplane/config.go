@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/jetmesh/jetmesh/projections/postgres"
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/envvar"
@@ -112,6 +113,8 @@ type StoreConfig struct {
 	Replicas int `json:"replicas"`
 	// HistoryMaxAge drops revisions older than this, never the current one (0 keeps all).
 	HistoryMaxAge Duration `json:"historyMaxAge"`
+	// Postgres is used when Type is "postgres": a read model and audit log fed from the log.
+	Postgres postgres.Config `json:"postgres"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -131,7 +134,7 @@ func DefaultConfig() Config {
 	c.XDS.DataplaneStatusFlushInterval = Duration(10 * time.Second)
 	c.XDS.DataplaneCleanupAge = Duration(72 * time.Hour)
 	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
-	c.Store = StoreConfig{Type: "memory", Replicas: 1}
+	c.Store = StoreConfig{Type: "memory", Replicas: 1, Postgres: postgres.DefaultConfig()}
 	c.ShutdownTimeout = Duration(30 * time.Second)
 	return c
 }
@@ -169,7 +172,9 @@ func (c Config) Validate() error {
 	switch c.Store.Type {
 	case "memory", "jetstream":
 	case "postgres":
-		errs = append(errs, fmt.Errorf("store.type postgres: the PostgreSQL read model is not implemented yet"))
+		if err := c.Store.Postgres.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("store.postgres: %w", err))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("store.type %q: must be memory or jetstream", c.Store.Type))
 	}
@@ -251,11 +256,14 @@ var envVars = []envvar.Var[Config]{
 }
 
 // EnvNames returns the names of the environment variables the CP reads, for --help.
-func EnvNames() []string { return envvar.Names(envVars) }
+func EnvNames() []string { return append(envvar.Names(envVars), postgres.EnvNames()...) }
 
 // LoadEnv applies environment variables (they override the file, as in Kuma).
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	return envvar.Load(c, envVars, lookup)
+	if err := envvar.Load(c, envVars, lookup); err != nil {
+		return err
+	}
+	return c.Store.Postgres.LoadEnv(lookup)
 }
 
 // pathVar binds a path, resolving a leading "~/".

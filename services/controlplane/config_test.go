@@ -74,7 +74,7 @@ func TestConfigErrorsSayWhatIsWrong(t *testing.T) {
 		"store.replicas":        func(c *Config) { c.Store.Replicas = 0 },
 		"shutdownTimeout":       func(c *Config) { c.ShutdownTimeout = 0 },
 		"environment":           func(c *Config) { c.Environment = "k8s" },
-		"postgres":              func(c *Config) { c.Store.Type = "postgres" },
+		"store.postgres":        func(c *Config) { c.Store.Type, c.Store.Postgres.Port = "postgres", 0 },
 		"defaults.meshName":     func(c *Config) { c.Defaults.MeshName = "" },
 		"address \"not-an-ip\"": func(c *Config) { c.APIServer.HTTP.Interface = "not-an-ip" },
 	}

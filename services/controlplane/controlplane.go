@@ -52,6 +52,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newAPI,
 		),
 		fx.Invoke(startCompactor),
+		fx.Invoke(startPostgres),
 		dataplaneModule,
 		// Invoking the API server last makes it start last: once GET / answers, everything
 		// else (projections, DP server) is up. Parts start in dependency order and stop in
