@@ -95,15 +95,7 @@ func cmdEvents(ctx context.Context, args []string, g globals, stdout io.Writer) 
 	if p.structured() {
 		return p.data(raw)
 	}
-	rows := make([][]string, 0, len(raw))
-	for _, r := range raw {
-		var it feedItem
-		if err := json.Unmarshal(r, &it); err != nil {
-			return fmt.Errorf("decode event: %w", err)
-		}
-		rows = append(rows, it.row())
-	}
-	return p.table(eventsHeader, rows)
+	return tableOf(p, raw, "event", eventsHeader, feedItem.row)
 }
 
 // followEvents prints events from the live stream until ctx ends. Rows have fixed widths since
@@ -188,16 +180,11 @@ func cmdHistory(ctx context.Context, args []string, g globals, stdout io.Writer)
 	if p.structured() {
 		return p.data(raw)
 	}
-	rows := make([][]string, 0, len(raw))
-	for _, r := range raw {
-		var it historyItem
-		if err := json.Unmarshal(r, &it); err != nil {
-			return fmt.Errorf("decode history: %w", err)
-		}
-		rows = append(rows, []string{strconv.FormatUint(it.Revision, 10), strconv.FormatUint(it.Sequence, 10),
-			fmtTime(it.Time), it.Type, orDash(it.Actor), orDash(it.Origin), orDash(it.Reason)})
-	}
-	return p.table([]string{"REVISION", "SEQ", "TIME", "ACTION", "ACTOR", "ORIGIN", "REASON"}, rows)
+	return tableOf(p, raw, "history", []string{"REVISION", "SEQ", "TIME", "ACTION", "ACTOR", "ORIGIN", "REASON"},
+		func(it historyItem) []string {
+			return []string{strconv.FormatUint(it.Revision, 10), strconv.FormatUint(it.Sequence, 10),
+				fmtTime(it.Time), it.Type, orDash(it.Actor), orDash(it.Origin), orDash(it.Reason)}
+		})
 }
 
 const diffHelp = `Usage: jetmeshctl diff <type> <name> [--mesh M] [--from R] [--to R]
@@ -349,15 +336,10 @@ func cmdGet(ctx context.Context, args []string, g globals, stdout io.Writer) err
 			return p.data(map[string]any{"total": len(raw), "items": raw})
 		}
 	}
-	rows := make([][]string, 0, len(raw))
-	for _, r := range raw {
-		var m resourceMeta
-		if err := json.Unmarshal(r, &m); err != nil {
-			return fmt.Errorf("decode resource: %w", err)
-		}
-		rows = append(rows, []string{orDash(m.Mesh), m.Name, m.Type, fmtTime(m.CreationTime), fmtTime(m.ModificationTime)})
-	}
-	return p.table([]string{"MESH", "NAME", "TYPE", "CREATED", "MODIFIED"}, rows)
+	return tableOf(p, raw, "resource", []string{"MESH", "NAME", "TYPE", "CREATED", "MODIFIED"},
+		func(m resourceMeta) []string {
+			return []string{orDash(m.Mesh), m.Name, m.Type, fmtTime(m.CreationTime), fmtTime(m.ModificationTime)}
+		})
 }
 
 const revertHelp = `Usage: jetmeshctl revert <type> <name> --revision R [--mesh M]

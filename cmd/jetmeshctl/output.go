@@ -108,3 +108,16 @@ func compactValue(v any) string {
 	}
 	return string(b)
 }
+
+// tableOf decodes each item as T and prints one row per item under header.
+func tableOf[T any](p printer, raw []json.RawMessage, what string, header []string, row func(T) []string) error {
+	rows := make([][]string, 0, len(raw))
+	for _, r := range raw {
+		var it T
+		if err := json.Unmarshal(r, &it); err != nil {
+			return fmt.Errorf("decode %s: %w", what, err)
+		}
+		rows = append(rows, row(it))
+	}
+	return p.table(header, rows)
+}
