@@ -160,7 +160,7 @@ func (reg *Registry) Decode(doc []byte) (*Resource, error) {
 	if !ok {
 		return nil, &DecodeError{fmt.Errorf("parse resource: unknown type %q", typ)}
 	}
-	return DecodeAs(desc, js)
+	return decodeFields(desc, fields)
 }
 
 // DecodeAs reads a resource of a known type from JSON or YAML.
@@ -173,6 +173,11 @@ func DecodeAs(desc *Descriptor, doc []byte) (*Resource, error) {
 	if err := json.Unmarshal(js, &fields); err != nil || fields == nil {
 		return nil, &DecodeError{fmt.Errorf("parse %s: expected a JSON object", desc.Name)}
 	}
+	return decodeFields(desc, fields)
+}
+
+// decodeFields builds a resource from the top-level fields of its document; it consumes them.
+func decodeFields(desc *Descriptor, fields map[string]json.RawMessage) (*Resource, error) {
 	r := &Resource{Desc: desc, Spec: desc.NewSpec()}
 	var typ string
 	for _, f := range []struct {
@@ -210,6 +215,7 @@ func DecodeAs(desc *Descriptor, doc []byte) (*Resource, error) {
 			spec = []byte("{}")
 		}
 	} else {
+		var err error
 		if spec, err = json.Marshal(fields); err != nil {
 			return nil, &DecodeError{err}
 		}
