@@ -3,7 +3,6 @@ package controlplane
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -60,15 +59,10 @@ func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *sna
 	dcfg := dpserver.DefaultConfig()
 	dcfg.Address, dcfg.Port, dcfg.Hosts = cfg.DPServer.Interface, cfg.DPServer.Port, cfg.DPServer.Hosts
 	dcfg.CertDir = filepath.Join(cfg.DataDir, "certs")
-	caFile := filepath.Join(dcfg.CertDir, dpserver.CertFile)
-	caCert := func() []byte {
-		pem, err := os.ReadFile(caFile) // written by Start before any request can arrive
-		if err != nil {
-			log.Error("read CP certificate", "err", err)
-		}
-		return pem
-	}
-	s := dpserver.New(dcfg, dpserver.NewBootstrapHandler(m, caCert, log), log)
+	var s *dpserver.Server
+	// The handler runs only after Start has loaded the certificate.
+	caCert := func() []byte { return s.CACertPEM() }
+	s = dpserver.New(dcfg, dpserver.NewBootstrapHandler(m, caCert, log), log)
 	xds.Register(s.GRPC())
 	lc.Append(fx.StartStopHook(s.Start, func(ctx context.Context) error {
 		defer cancel()

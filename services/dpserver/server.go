@@ -5,6 +5,7 @@ package dpserver
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,6 +78,16 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // CACertFile is the path of the certificate dataplanes verify the CP with (--ca-cert-file).
 func (s *Server) CACertFile() string { return s.cfg.CertDir + string(os.PathSeparator) + CertFile }
+
+// CACertPEM is the certificate dataplanes verify the CP with, as PEM (nil before Start).
+func (s *Server) CACertPEM() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cert.Certificate) == 0 {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert.Certificate[0]})
+}
 
 // Start loads or creates the certificate and listens; a taken port fails here.
 func (s *Server) Start(ctx context.Context) error {
