@@ -51,6 +51,12 @@ type Config struct {
 	StartTimeout time.Duration `yaml:"startTimeout" json:"startTimeout"`
 	// Trace logs every protocol message at debug level. Very verbose; default false.
 	Trace bool `yaml:"trace" json:"trace"`
+	// Leaf makes the server a leafnode hub (the global control plane). With it, every
+	// connection is authenticated: the CP's own in-process connections with a per-process
+	// secret, leafnode links by Leaf.Authenticate.
+	Leaf *LeafListen `yaml:"-" json:"-"`
+	// Remotes are outgoing leafnode links (a zone control plane joining the global).
+	Remotes []LeafRemote `yaml:"-" json:"-"`
 }
 
 var domainName = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
@@ -85,6 +91,16 @@ func (c Config) Validate() error {
 	}
 	if c.MaxMemory < 0 || c.MaxStore < 0 {
 		errs = append(errs, errors.New("maxMemory and maxStore must not be negative"))
+	}
+	if c.Leaf != nil {
+		if err := c.Leaf.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range c.Remotes {
+		if err := r.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.StartTimeout <= 0 {
 		errs = append(errs, errors.New("startTimeout must be positive"))

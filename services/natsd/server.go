@@ -26,6 +26,7 @@ type Server struct {
 	logger *slog.Logger
 	log    *logAdapter
 	srv    *server.Server
+	auth   *authenticator // nil unless the server is a leafnode hub
 
 	mu      sync.Mutex
 	started bool
@@ -52,13 +53,28 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		JetStreamMaxMemory: cfg.MaxMemory,
 		JetStreamMaxStore:  cfg.MaxStore,
 	}
+	var auth *authenticator
+	if cfg.Leaf != nil {
+		if cfg.Leaf.Port == RandomPort {
+			leaf := *cfg.Leaf
+			port, err := freePort(leaf.Host)
+			if err != nil {
+				return nil, fmt.Errorf("embedded NATS: %w", err)
+			}
+			leaf.Port = port
+			cfg.Leaf = &leaf
+		}
+		auth = &authenticator{password: randomSecret(), leaf: cfg.Leaf, links: map[uint64]leafLink{}}
+		opts.CustomClientAuthentication = auth
+	}
+	cfg.leafOptions(opts)
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	la := &logAdapter{logger: logger}
 	srv.SetLoggerV2(la, logger.Enabled(context.Background(), slog.LevelDebug), cfg.Trace, false)
-	return &Server{cfg: cfg, logger: logger, log: la, srv: srv}, nil
+	return &Server{cfg: cfg, logger: logger, log: la, srv: srv, auth: auth}, nil
 }
 
 // Start listens and waits until the server accepts connections and JetStream is up, at most
@@ -172,7 +188,11 @@ func (s *Server) Connect(ctx context.Context, opts ...nats.Option) (*nats.Conn, 
 	if s.cfg.ServerName != "" {
 		name = "jetmesh@" + s.cfg.ServerName
 	}
-	all := append([]nats.Option{nats.InProcessServer(s.srv), nats.Name(name)}, opts...)
+	all := []nats.Option{nats.InProcessServer(s.srv), nats.Name(name)}
+	if s.auth != nil {
+		all = append(all, nats.UserInfo(internalUser, s.auth.password))
+	}
+	all = append(all, opts...)
 	nc, err := nats.Connect("", all...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: connect: %w", err)
