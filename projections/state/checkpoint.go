@@ -37,6 +37,9 @@ func (s *State) WriteCheckpoint(w io.Writer) error {
 	for _, meshes := range s.byType {
 		for _, names := range meshes {
 			for _, e := range names {
+				if e.feed != "" {
+					continue // replicated streams replay into the model on every start
+				}
 				var b []byte
 				if b, err = json.Marshal(e.Resource); err != nil {
 					break
@@ -82,13 +85,16 @@ func (s *State) ReadCheckpoint(r io.Reader) (seq uint64, lastEventID string, err
 		if byType[ce.Key.Type][ce.Key.Mesh] == nil {
 			byType[ce.Key.Type][ce.Key.Mesh] = map[string]*Entry{}
 		}
-		byType[ce.Key.Type][ce.Key.Mesh][ce.Key.Name] = &Entry{Key: ce.Key, Sequence: ce.Sequence,
+		byType[ce.Key.Type][ce.Key.Mesh][ce.Key.Name] = &Entry{Key: ce.Key, Name: ce.Key.Name, Sequence: ce.Sequence,
 			Revision: ce.Revision, Actor: ce.Actor, Resource: res}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seq != 0 {
 		return 0, "", fmt.Errorf("read checkpoint: the model is not empty")
+	}
+	if len(s.feeds) != 0 {
+		return 0, "", fmt.Errorf("read checkpoint: replicated streams were applied first")
 	}
 	s.byType, s.seq, s.lastID = byType, cp.Sequence, cp.LastEventID
 	return cp.Sequence, cp.LastEventID, nil
@@ -99,4 +105,5 @@ func (s *State) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byType, s.seq, s.lastID = map[string]map[string]map[string]*Entry{}, 0, ""
+	s.feeds = map[string]uint64{}
 }

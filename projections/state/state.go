@@ -6,6 +6,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -16,13 +17,17 @@ import (
 
 // Entry is one live resource.
 type Entry struct {
-	Key      events.Key
+	Key events.Key
+	// Name is what the resource is listed and fetched by: Key.Name for this CP's own resources,
+	// "<name>.<zone>" for another zone's (see Foreign).
+	Name     string
 	Sequence uint64 // stream sequence of the event that produced this revision
 	Revision uint64
 	// Actor wrote this revision ("dataplane:<mesh>/<name>" for proxies that registered
 	// themselves, which is what the offline cleanup looks for).
 	Actor    string
 	Resource *resources.Resource
+	feed     string // the stream that delivered it; "" for the CP's own log
 }
 
 type typeMesh struct{ typ, mesh string }
@@ -35,14 +40,34 @@ type State struct {
 	// byType[type][mesh][name]; global-scoped types use the empty mesh.
 	byType  map[string]map[string]map[string]*Entry
 	seq     uint64
-	lastID  string        // id of the event at seq, for checkpoints
-	changed chan struct{} // closed and replaced on every apply
+	lastID  string            // id of the event at seq, for checkpoints
+	feeds   map[string]uint64 // sequences of the replicated streams feeding the model
+	changed chan struct{}     // closed and replaced on every apply
+	local   events.Scope
 }
 
-// New returns an empty read model for the registry's types.
+// New returns an empty read model for the registry's types, for a standalone control plane.
 func New(reg *resources.Registry) *State {
-	return &State{reg: reg, byType: map[string]map[string]map[string]*Entry{}, changed: make(chan struct{})}
+	return NewScoped(reg, events.ZoneScope(resources.DefaultMesh))
 }
+
+// NewScoped returns an empty read model for a control plane writing in scope local: resources
+// of any other zone are foreign (see Foreign).
+func NewScoped(reg *resources.Registry, local events.Scope) *State {
+	return &State{reg: reg, byType: map[string]map[string]map[string]*Entry{}, feeds: map[string]uint64{},
+		changed: make(chan struct{}), local: local}
+}
+
+// Foreign reports whether a key belongs to another zone than this control plane's. Those
+// arrive by replication (a zone's inventory on the global, other zones' ingresses on a zone)
+// and are listed as "<name>.<zone>" with kuma.io/display-name and kuma.io/zone labels, so
+// that every zone's "backend-1" stays unique and findable by the name the zone gave it.
+func (s *State) Foreign(k events.Key) bool {
+	return !k.Scope.IsGlobal() && k.Scope.Zone != s.local.Zone
+}
+
+// ForeignName is the name a foreign resource is listed under.
+func ForeignName(name, zone string) string { return name + "." + zone }
 
 // Sequence is the last applied stream sequence.
 func (s *State) Sequence() uint64 {
@@ -51,16 +76,44 @@ func (s *State) Sequence() uint64 {
 	return s.seq
 }
 
-// Apply folds one record in. Unknown types are kept out of the model (an older CP reading a
-// newer log) but still advance the sequence.
-func (s *State) Apply(rec events.Record) error {
+// Apply folds one record of the CP's own log in. Unknown types are kept out of the model (an
+// older CP reading a newer log) but still advance the sequence.
+func (s *State) Apply(rec events.Record) error { return s.apply("", rec) }
+
+// Feed is the model as seen by one replicated stream (a mirror of the global's log, of a
+// zone's): it has its own sequence, so each stream's projection resumes where it stopped.
+type Feed struct {
+	s    *State
+	name string
+}
+
+// Feed returns the feed for a replicated stream; name identifies it (e.g. the stream name).
+func (s *State) Feed(name string) *Feed { return &Feed{s: s, name: name} }
+
+// Apply implements projections.Model.
+func (f *Feed) Apply(rec events.Record) error { return f.s.apply(f.name, rec) }
+
+// Sequence implements projections.Model.
+func (f *Feed) Sequence() uint64 {
+	f.s.mu.RLock()
+	defer f.s.mu.RUnlock()
+	return f.s.feeds[f.name]
+}
+
+func (s *State) apply(feed string, rec events.Record) error {
 	var entry *Entry
+	name := rec.Key.Name
+	if s.Foreign(rec.Key) {
+		name = ForeignName(rec.Key.Name, rec.Key.Scope.Zone)
+	}
 	if desc, ok := s.reg.ByName(rec.Key.Type); ok && !rec.Event.Deleted() {
 		r, err := resources.DecodeAs(desc, rec.Event.Data)
 		if err != nil {
 			return fmt.Errorf("decode %s: %w", rec.Key, err)
 		}
-		entry = &Entry{Key: rec.Key, Sequence: rec.Sequence, Revision: rec.Event.Revision, Actor: rec.Event.Actor, Resource: r}
+		s.localize(rec.Key, name, r)
+		entry = &Entry{Key: rec.Key, Name: name, Sequence: rec.Sequence, Revision: rec.Event.Revision,
+			Actor: rec.Event.Actor, Resource: r, feed: feed}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,14 +128,18 @@ func (s *State) Apply(rec events.Record) error {
 			names = map[string]*Entry{}
 			meshes[rec.Key.Mesh] = names
 		}
-		names[rec.Key.Name] = entry
+		names[name] = entry
 	} else if names != nil {
-		delete(names, rec.Key.Name)
+		delete(names, name)
 		if len(names) == 0 {
 			delete(meshes, rec.Key.Mesh)
 		}
 	}
-	s.seq, s.lastID = rec.Sequence, rec.Event.ID
+	if feed == "" {
+		s.seq, s.lastID = rec.Sequence, rec.Event.ID
+	} else {
+		s.feeds[feed] = rec.Sequence
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
 	return nil
@@ -122,7 +179,7 @@ type Filter struct {
 }
 
 func (f *Filter) keep(e *Entry) bool {
-	if f.NameLike != "" && !strings.Contains(e.Key.Name, f.NameLike) {
+	if f.NameLike != "" && !strings.Contains(e.Name, f.NameLike) {
 		return false
 	}
 	for k, v := range f.Labels {
@@ -149,8 +206,8 @@ func (s *State) List(typ string, f Filter) []*Entry {
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Key.Name != out[j].Key.Name {
-			return out[i].Key.Name < out[j].Key.Name
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
 		}
 		return out[i].Key.Mesh < out[j].Key.Mesh
 	})
@@ -171,16 +228,62 @@ func (s *State) Count(typ, mesh string) int {
 	return n
 }
 
-// MeshContents returns every live mesh-scoped resource of a mesh, for cascading deletes.
+// MeshContents returns every live mesh-scoped resource of a mesh that this CP owns, for
+// cascading deletes (replicated resources are deleted where they originate).
 func (s *State) MeshContents(mesh string) []*Entry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*Entry
 	for _, meshes := range s.byType {
 		for _, e := range meshes[mesh] {
-			out = append(out, e)
+			if e.feed == "" {
+				out = append(out, e)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key.Subject() < out[j].Key.Subject() })
 	return out
+}
+
+// localize sets the labels a replicated copy carries: the origin, and for another zone's
+// resource the name it is listed under with its zone and original name as labels.
+func (s *State) localize(k events.Key, name string, r *resources.Resource) {
+	if k.Scope.IsGlobal() && s.local.IsGlobal() || !k.Scope.IsGlobal() && !s.Foreign(k) {
+		return
+	}
+	labels := maps.Clone(r.Meta.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	if k.Scope.IsGlobal() {
+		labels[resources.LabelOrigin] = resources.OriginGlobal
+	} else {
+		labels[resources.LabelOrigin] = resources.OriginZone
+		labels[resources.LabelZone] = k.Scope.Zone
+		labels[resources.LabelDisplayName] = k.Name
+	}
+	r.Meta.Labels = labels
+	r.Meta.Name = name
+}
+
+// DropFeed removes every resource a replicated stream delivered and forgets its sequence:
+// a zone deleted from the global, or a mirror rebuilt from scratch.
+func (s *State) DropFeed(feed string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, meshes := range s.byType {
+		for mesh, names := range meshes {
+			for n, e := range names {
+				if e.feed == feed {
+					delete(names, n)
+				}
+			}
+			if len(names) == 0 {
+				delete(meshes, mesh)
+			}
+		}
+	}
+	delete(s.feeds, feed)
+	close(s.changed)
+	s.changed = make(chan struct{})
 }

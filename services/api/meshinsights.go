@@ -67,7 +67,7 @@ func (s *Server) meshInsight(m *state.Entry) meshInsight {
 	var standard, gateway dataplaneStat
 	for _, e := range view.List("Dataplane", state.Filter{Mesh: mesh}) {
 		online := false
-		if ie, ok := view.Get("DataplaneInsight", mesh, e.Key.Name); ok {
+		if ie, ok := view.Get("DataplaneInsight", mesh, e.Name); ok {
 			if di, ok := ie.Resource.Spec.(*core.DataplaneInsight); ok && len(di.Subscriptions) > 0 {
 				online = di.Subscriptions[len(di.Subscriptions)-1].DisconnectTime == nil
 			}
