@@ -33,7 +33,17 @@ type Config struct {
 	HistoryMaxAge time.Duration `yaml:"historyMaxAge" json:"historyMaxAge"`
 	// Duplicates is the window in which JetStream drops a repeated Nats-Msg-Id (Change.ID).
 	Duplicates time.Duration `yaml:"duplicates" json:"duplicates"`
+	// Mirror makes the stream a read-only copy of another stream, usually in another
+	// JetStream domain (a zone's log on the global, the global's log on a zone). Append is
+	// refused; Subjects must be empty.
+	Mirror *jetstream.StreamSource `yaml:"-" json:"-"`
+	// Sources make the stream a read-only aggregate of parts of other streams (the zones'
+	// ingresses and egresses on the global). Append is refused unless Subjects cover the key.
+	Sources []*jetstream.StreamSource `yaml:"-" json:"-"`
 }
+
+// replica reports whether the stream is a mirror or aggregate, which nobody appends to.
+func (c Config) replica() bool { return c.Mirror != nil || len(c.Sources) > 0 }
 
 // DefaultConfig returns the defaults: one replica, a 2-minute duplicate window, keep history
 // forever. Stream and Subjects must still be set.
@@ -57,7 +67,12 @@ func (c Config) Validate() error {
 	if !streamName.MatchString(c.Stream) {
 		errs = append(errs, fmt.Errorf("stream name %q: want 1-255 of [A-Za-z0-9_-]", c.Stream))
 	}
-	if len(c.Subjects) == 0 {
+	switch {
+	case c.Mirror != nil && len(c.Sources) > 0:
+		errs = append(errs, errors.New("a stream is a mirror or has sources, not both"))
+	case c.Mirror != nil && len(c.Subjects) > 0:
+		errs = append(errs, errors.New("a mirror has no subjects of its own"))
+	case !c.replica() && len(c.Subjects) == 0:
 		errs = append(errs, errors.New("no subjects"))
 	}
 	for _, s := range c.Subjects {
@@ -84,7 +99,7 @@ func (c Config) Validate() error {
 // discard policy is DiscardNew: when the account or disk is full the publish fails loudly
 // instead of JetStream silently dropping the oldest events (which are current state).
 func (c Config) streamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
+	sc := jetstream.StreamConfig{
 		Name:              c.Stream,
 		Description:       "jetmesh event log",
 		Subjects:          c.Subjects,
@@ -102,6 +117,11 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 		AllowDirect:       true, // Last and History use direct gets
 		DenyDelete:        true, // events are immutable; only Compact's purges remove them
 	}
+	if c.replica() {
+		sc.Description = "jetmesh event log (replica)"
+		sc.Mirror, sc.Sources = c.Mirror, c.Sources
+	}
+	return sc
 }
 
 // validFilter checks a subject filter: non-empty tokens without whitespace, '*' and '>' only

@@ -74,7 +74,12 @@ type Projector struct {
 
 	mu      sync.Mutex
 	seq     uint64
+	feeds   map[string]uint64 // sequences of replicated streams (see Feed)
 	meshes  map[string]*meshState
+	// ingresses are the ZoneIngresses of every zone (cross-zone entry points) and zones the
+	// Zone resources, whose enabled flag decides whether a zone's ingresses are used.
+	ingresses map[events.Key]*resources.Resource
+	zones     map[string]*core.Zone
 	clients map[string]Client // connected proxies by node id
 	dirty   map[string]bool
 	kick    chan struct{}
@@ -88,6 +93,7 @@ type Projector struct {
 func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log *slog.Logger) *Projector {
 	return &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
 		meshes: map[string]*meshState{}, clients: map[string]Client{}, dirty: map[string]bool{},
+		feeds: map[string]uint64{}, ingresses: map[events.Key]*resources.Resource{}, zones: map[string]*core.Zone{},
 		kick: make(chan struct{}, 1)}
 }
 
@@ -109,12 +115,34 @@ func (p *Projector) meshOf(name string) *meshState {
 }
 
 // Apply implements projections.Model: it updates the indexes and marks affected proxies.
-func (p *Projector) Apply(rec events.Record) error {
+func (p *Projector) Apply(rec events.Record) error { return p.apply("", rec) }
+
+// Feed is the projector as one replicated stream's model (the global's log mirrored into a
+// zone, the other zones' ingresses): each stream has its own sequence.
+type Feed struct {
+	p    *Projector
+	name string
+}
+
+// Feed returns the model for a replicated stream.
+func (p *Projector) Feed(name string) *Feed { return &Feed{p: p, name: name} }
+
+// Apply implements projections.Model.
+func (f *Feed) Apply(rec events.Record) error { return f.p.apply(f.name, rec) }
+
+// Sequence implements projections.Model.
+func (f *Feed) Sequence() uint64 {
+	f.p.mu.Lock()
+	defer f.p.mu.Unlock()
+	return f.p.feeds[f.name]
+}
+
+func (p *Projector) apply(feed string, rec events.Record) error {
 	var res *resources.Resource
 	if !rec.Event.Deleted() {
 		desc, ok := p.reg.ByName(rec.Key.Type)
 		if !ok {
-			p.setSeq(rec.Sequence)
+			p.setSeq(feed, rec.Sequence)
 			return nil
 		}
 		r, err := resources.DecodeAs(desc, rec.Event.Data)
@@ -125,13 +153,30 @@ func (p *Projector) Apply(rec events.Record) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.seq = rec.Sequence
+	p.setSeqLocked(feed, rec.Sequence)
 	switch rec.Key.Type {
+	case "ZoneIngress":
+		if res == nil {
+			delete(p.ingresses, rec.Key)
+		} else {
+			p.ingresses[rec.Key] = res
+		}
+		p.markAllLocked()
+	case "Zone":
+		if z, ok := specOf[*core.Zone](res); ok {
+			p.zones[rec.Key.Name] = z
+		} else {
+			delete(p.zones, rec.Key.Name)
+		}
+		p.markAllLocked()
 	case "Mesh":
 		m := p.meshOf(rec.Key.Name)
 		m.mesh = res
 		p.markMeshLocked(rec.Key.Name)
 	case "Dataplane":
+		if feed != "" {
+			return nil // another zone's dataplanes reach this zone through its ingress
+		}
 		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
 	case meshtrafficpermission.Descriptor.Name:
 		m := p.meshOf(rec.Key.Mesh)
@@ -148,10 +193,64 @@ func (p *Projector) Apply(rec events.Record) error {
 	return nil
 }
 
-func (p *Projector) setSeq(seq uint64) {
+func (p *Projector) setSeq(feed string, seq uint64) {
 	p.mu.Lock()
-	p.seq = seq
+	p.setSeqLocked(feed, seq)
 	p.mu.Unlock()
+}
+
+func (p *Projector) setSeqLocked(feed string, seq uint64) {
+	if feed == "" {
+		p.seq = seq
+	} else {
+		p.feeds[feed] = seq
+	}
+}
+
+func specOf[T any](res *resources.Resource) (T, bool) {
+	var zero T
+	if res == nil {
+		return zero, false
+	}
+	v, ok := res.Spec.(T)
+	return v, ok
+}
+
+func (p *Projector) markAllLocked() {
+	for id := range p.clients {
+		p.dirty[id] = true
+	}
+}
+
+// remoteEndpointsLocked returns the endpoints other zones offer through their ingresses, by
+// service, and how many distinct ingresses stand behind them. Ingresses of disabled or
+// deleted zones are left out: their traffic must stop, though their copies may linger in
+// the mirrored stream.
+func (p *Projector) remoteEndpointsLocked(m *meshState) (map[string][]generate.Endpoint, int) {
+	if len(p.ingresses) == 0 || m.mesh == nil {
+		return nil, 0
+	}
+	keys := make([]events.Key, 0, len(p.ingresses))
+	for k := range p.ingresses {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Subject() < keys[j].Subject() })
+	t := generate.Topology{Mesh: generate.Mesh{Name: m.mesh.Meta.Name}, Zone: p.zone}
+	if spec, ok := m.mesh.Spec.(*core.Mesh); ok {
+		t.Mesh.Spec = spec
+	}
+	for _, k := range keys {
+		res := p.ingresses[k]
+		zi, ok := res.Spec.(*core.ZoneIngress)
+		if !ok {
+			continue
+		}
+		if z, known := p.zones[zi.Zone]; !known || !z.IsEnabled() {
+			continue
+		}
+		t.ZoneIngresses = append(t.ZoneIngresses, generate.ZoneIngress{Meta: res.Meta, Spec: zi})
+	}
+	return generate.RemoteEndpoints(t)
 }
 
 // applyDataplaneLocked updates the indexes and marks the dataplane itself plus every consumer
@@ -350,6 +449,7 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 		return Input{}, false
 	}
 	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]generate.Endpoint{}, Zone: p.zone}
+	remote, ingresses := p.remoteEndpointsLocked(m)
 	for _, svc := range dp.consumes {
 		providers := make([]string, 0, len(m.providers[svc]))
 		for provider := range m.providers[svc] {
@@ -357,8 +457,15 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 		}
 		sort.Strings(providers) // stable input, stable versions
 		for _, provider := range providers {
-			in.Endpoints[svc] = append(in.Endpoints[svc], m.dataplanes[provider].endpoints[svc]...)
+			for _, ep := range m.dataplanes[provider].endpoints[svc] {
+				// One local instance weighs as much as one instance behind a remote ingress.
+				if ingresses > 0 {
+					ep.Weight = uint32(ingresses)
+				}
+				in.Endpoints[svc] = append(in.Endpoints[svc], ep)
+			}
 		}
+		in.Endpoints[svc] = append(in.Endpoints[svc], remote[svc]...)
 	}
 	names := make([]string, 0, len(m.policies))
 	for n := range m.policies {

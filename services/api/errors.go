@@ -53,6 +53,7 @@ func toAPIError(title string, err error) *apiError {
 	var v *resources.ValidationError
 	var de *resources.DecodeError
 	var mnf *manager.MeshNotFoundError
+	var ro *manager.ReadOnlyError
 	switch {
 	case errors.As(err, &mnf):
 		e := newError(http.StatusBadRequest, title, "Mesh is not found")
@@ -67,10 +68,17 @@ func toAPIError(title string, err error) *apiError {
 		return newError(http.StatusNotFound, title, "Not found")
 	case errors.Is(err, events.ErrConflict):
 		return newError(http.StatusConflict, title, "Resource was updated concurrently, retry the request")
+	case errors.As(err, &ro):
+		return newError(http.StatusMethodNotAllowed, "Method not allowed", ro.Detail)
 	case errors.Is(err, manager.ErrReadOnly):
 		return newError(http.StatusMethodNotAllowed, title, readOnlyDetail)
 	case errors.Is(err, events.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return newError(http.StatusServiceUnavailable, title, "The event log is unavailable, retry the request")
 	}
 	return newError(http.StatusInternalServerError, title, "Internal Server Error")
+}
+
+// WriteError writes Kuma's error shape, for endpoints other packages add with Handle.
+func WriteError(w http.ResponseWriter, status int, title, detail string) {
+	writeError(w, newError(status, title, detail))
 }

@@ -44,6 +44,10 @@ type target struct {
 func (t target) action() bool { return t.history || t.diff || t.revert }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if h, ok := s.extra[strings.TrimSuffix(r.URL.Path, "/")]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
 	segs := splitPath(r.URL.Path)
 	if len(segs) == 0 {
 		s.onlyGet(w, r, s.index)

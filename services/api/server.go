@@ -74,6 +74,9 @@ type Server struct {
 	streams     context.Context
 	stopStreams context.CancelFunc
 
+	// extra are endpoints other services add (e.g. /tokens/zone on a global CP), by path.
+	extra map[string]http.Handler
+
 	mu   sync.Mutex
 	srv  *http.Server
 	addr net.Addr
@@ -84,6 +87,15 @@ type Server struct {
 func New(cfg Config, info Info, mgr *manager.Manager, log *slog.Logger) *Server {
 	streams, stop := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, info: info, mgr: mgr, log: log, streams: streams, stopStreams: stop}
+}
+
+// Handle serves path with h. Call it before Start; the path must not be one of Kuma's
+// resource routes.
+func (s *Server) Handle(path string, h http.Handler) {
+	if s.extra == nil {
+		s.extra = map[string]http.Handler{}
+	}
+	s.extra[path] = h
 }
 
 // Start listens (so a taken port fails here) and serves in the background.

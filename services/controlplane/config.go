@@ -41,9 +41,44 @@ type Config struct {
 
 // MultizoneConfig mirrors kuma-cp's multizone section.
 type MultizoneConfig struct {
-	Zone struct {
-		Name string `json:"name"`
-	} `json:"zone"`
+	Global GlobalZoneSyncConfig `json:"global"`
+	Zone   ZoneSyncConfig       `json:"zone"`
+}
+
+// GlobalZoneSyncConfig is the global CP's listener for zone links (kuma-cp's
+// multizone.global.kds): a NATS leafnode listener with TLS in place of KDS's gRPC server.
+type GlobalZoneSyncConfig struct {
+	KDS struct {
+		GRPCPort  int    `json:"grpcPort"`
+		Interface string `json:"interface"`
+		// TLS certificate for the listener; empty generates a self-signed one under dataDir.
+		TLSCertFile string `json:"tlsCertFile"`
+		TLSKeyFile  string `json:"tlsKeyFile"`
+	} `json:"kds"`
+	// Hosts the generated certificate is valid for, besides localhost and the hostname.
+	Hosts []string `json:"hosts"`
+}
+
+// ZoneSyncConfig is a zone CP's identity and, when federated, its link to the global.
+type ZoneSyncConfig struct {
+	Name string `json:"name"`
+	// GlobalAddress of the global's zone-link listener. Kuma's grpcs://host:5685 form is
+	// accepted (the scheme is ignored: the link is always TLS), as are tls://host:port and
+	// host:port. Empty: a standalone control plane.
+	GlobalAddress string `json:"globalAddress"`
+	KDS           struct {
+		TLSSkipVerify bool   `json:"tlsSkipVerify"`
+		RootCAFile    string `json:"rootCaFile"`
+	} `json:"kds"`
+	// Token is the zone token (kumactl generate zone-token --scope cp) the zone links with;
+	// TokenFile reads it from a file instead.
+	Token     string `json:"token"`
+	TokenFile string `json:"tokenFile"`
+}
+
+// Federated reports whether this is a zone CP linked to a global.
+func (c Config) Federated() bool {
+	return c.Mode == resources.ModeZone && c.Multizone.Zone.GlobalAddress != ""
 }
 
 // APIServerConfig mirrors kuma-cp's apiServer section.
@@ -124,6 +159,8 @@ func DefaultConfig() Config {
 	c.Environment = "universal"
 	c.DataDir = defaultDataDir()
 	c.Multizone.Zone.Name = "default"
+	c.Multizone.Global.KDS.GRPCPort = 5685
+	c.Multizone.Global.KDS.Interface = "0.0.0.0"
 	def := api.DefaultConfig()
 	c.APIServer.HTTP.Port = def.Port
 	c.APIServer.HTTP.Interface = def.Address
@@ -157,9 +194,12 @@ func expandHome(p string) string {
 // Validate checks the configuration and says which setting is wrong.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Mode != resources.ModeZone {
-		errs = append(errs, fmt.Errorf("mode %q: only %q (standalone) is supported in this release; global and federated zone modes are not implemented yet", c.Mode, resources.ModeZone))
+	switch c.Mode {
+	case resources.ModeZone, resources.ModeGlobal:
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: must be %q or %q", c.Mode, resources.ModeZone, resources.ModeGlobal))
 	}
+	errs = append(errs, c.validateMultizone()...)
 	if c.Environment != "universal" {
 		errs = append(errs, fmt.Errorf("environment %q: only \"universal\" is supported", c.Environment))
 	}
@@ -233,6 +273,15 @@ var envVars = []envvar.Var[Config]{
 	envvar.String("KUMA_MODE", func(c *Config) *string { return &c.Mode }),
 	envvar.String("KUMA_ENVIRONMENT", func(c *Config) *string { return &c.Environment }),
 	envvar.String("KUMA_MULTIZONE_ZONE_NAME", func(c *Config) *string { return &c.Multizone.Zone.Name }),
+	envvar.String("KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS", func(c *Config) *string { return &c.Multizone.Zone.GlobalAddress }),
+	envvar.Bool("KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY", func(c *Config) *bool { return &c.Multizone.Zone.KDS.TLSSkipVerify }),
+	pathVar("KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE", func(c *Config) *string { return &c.Multizone.Zone.KDS.RootCAFile }),
+	envvar.String("JETMESH_MULTIZONE_ZONE_TOKEN", func(c *Config) *string { return &c.Multizone.Zone.Token }),
+	pathVar("JETMESH_MULTIZONE_ZONE_TOKEN_FILE", func(c *Config) *string { return &c.Multizone.Zone.TokenFile }),
+	envvar.Int("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", func(c *Config) *int { return &c.Multizone.Global.KDS.GRPCPort }),
+	envvar.String("JETMESH_MULTIZONE_GLOBAL_KDS_INTERFACE", func(c *Config) *string { return &c.Multizone.Global.KDS.Interface }),
+	pathVar("KUMA_MULTIZONE_GLOBAL_KDS_TLS_CERT_FILE", func(c *Config) *string { return &c.Multizone.Global.KDS.TLSCertFile }),
+	pathVar("KUMA_MULTIZONE_GLOBAL_KDS_TLS_KEY_FILE", func(c *Config) *string { return &c.Multizone.Global.KDS.TLSKeyFile }),
 	envvar.Int("KUMA_API_SERVER_HTTP_PORT", func(c *Config) *int { return &c.APIServer.HTTP.Port }),
 	envvar.String("KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config) *string { return &c.APIServer.HTTP.Interface }),
 	envvar.Bool("KUMA_API_SERVER_READ_ONLY", func(c *Config) *bool { return &c.APIServer.ReadOnly }),

@@ -22,6 +22,7 @@ import (
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/manager"
 	"github.com/jetmesh/jetmesh/services/natsd"
+	"github.com/jetmesh/jetmesh/services/zonesync"
 	"github.com/jetmesh/jetmesh/xds/policies"
 )
 
@@ -46,14 +47,14 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newConn,
 			newStore,
 			func(s *jsstore.Store) events.Store { return s },
-			state.New,
+			newState,
 			newRunner,
 			newManager,
 			newAPI,
 		),
 		fx.Invoke(startCompactor),
 		fx.Invoke(startPostgres),
-		dataplaneModule,
+		modeModule(cfg),
 		// Invoking the API server last makes it start last: once GET / answers, everything
 		// else (projections, DP server) is up. Parts start in dependency order and stop in
 		// reverse.
@@ -75,15 +76,21 @@ type instance struct {
 
 func newInstance(cfg Config) instance {
 	host, _ := os.Hostname()
+	scope := events.ZoneScope(cfg.Multizone.Zone.Name)
+	if cfg.Mode == resources.ModeGlobal {
+		scope = events.Scope{}
+	}
 	return instance{
 		ID:    fmt.Sprintf("%s-%s", host, uuid.NewString()[:4]),
-		Scope: events.ZoneScope(cfg.Multizone.Zone.Name),
+		Scope: scope,
 		Env:   resources.Env{Mode: cfg.Mode, Zone: cfg.Multizone.Zone.Name, Environment: cfg.Environment},
 	}
 }
 
+func newState(reg *resources.Registry, inst instance) *state.State { return state.NewScoped(reg, inst.Scope) }
+
 // newConn starts the embedded NATS server (unless an external URL is configured) and connects.
-func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) {
+func newConn(lc fx.Lifecycle, cfg Config, links *linkAuth, log *slog.Logger) (*nats.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// nats.go prints asynchronous errors to stderr unless told otherwise; route them to slog.
@@ -119,6 +126,9 @@ func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) 
 	ncfg.Port = cfg.NATS.Embedded.Port
 	ncfg.SyncAlways = cfg.NATS.Embedded.SyncAlways
 	ncfg.StoreDir = filepath.Join(cfg.DataDir, "nats")
+	if err := configureLinks(&ncfg, cfg, links); err != nil {
+		return nil, err
+	}
 	srv, err := natsd.New(ncfg, log.With("component", "nats"))
 	if err != nil {
 		return nil, err
@@ -131,6 +141,7 @@ func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) 
 		_ = srv.Stop(ctx)
 		return nil, err
 	}
+	links.server = srv
 	lc.Append(fx.StopHook(func(ctx context.Context) error {
 		// Drain flushes what this CP published before the server goes away.
 		if err := nc.Drain(); err != nil {
@@ -142,7 +153,7 @@ func newConn(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*nats.Conn, error) 
 }
 
 // StreamName is the JetStream stream holding a zone's resources.
-func StreamName(zone string) string { return "JETMESH_ZONE_" + events.EncodeToken(zone) }
+func StreamName(zone string) string { return zonesync.ZoneStream(zone) }
 
 func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (*jsstore.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -153,6 +164,9 @@ func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (*jsst
 	}
 	scfg := jsstore.DefaultConfig()
 	scfg.Stream = StreamName(cfg.Multizone.Zone.Name)
+	if inst.Scope.IsGlobal() {
+		scfg.Stream = zonesync.GlobalStream
+	}
 	scfg.Subjects = []string{inst.Scope.Wildcard()}
 	scfg.Replicas = cfg.Store.Replicas
 	return jsstore.New(ctx, js, scfg, "jetmesh://cp/"+inst.ID, log.With("component", "store"))
@@ -188,7 +202,9 @@ func newRunner(lc fx.Lifecycle, cfg Config, store events.Store, view *state.Stat
 func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store events.Store, view *state.State,
 	inst instance, _ *projections.Runner, log *slog.Logger) *manager.Manager {
 	m := manager.New(reg, store, view, inst.Env, inst.Scope, log.With("component", "manager"))
-	if !cfg.Defaults.SkipMesh {
+	m.Writable = writable(cfg)
+	// A federated zone receives its meshes from the global.
+	if !cfg.Defaults.SkipMesh && !cfg.Federated() {
 		lc.Append(fx.StartHook(func(ctx context.Context) error {
 			return m.EnsureDefaultMesh(ctx, cfg.Defaults.MeshName)
 		}))
@@ -199,7 +215,7 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, log *slog.Logger) *api.Server {
 	s := api.New(cfg.apiConfig(), api.Info{
 		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
-		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
+		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode, Zone: zoneName(cfg),
 	}, m, log.With("component", "api"))
 	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s

@@ -29,6 +29,14 @@ const (
 // ErrReadOnly: this control plane does not accept writes of the type (HTTP 405).
 var ErrReadOnly = errors.New("resource is read-only on this control plane")
 
+// ReadOnlyError is ErrReadOnly with the reason the API shows (Kuma's per-mode messages).
+type ReadOnlyError struct{ Detail string }
+
+func (e *ReadOnlyError) Error() string { return e.Detail }
+
+// Unwrap makes errors.Is(err, ErrReadOnly) hold.
+func (e *ReadOnlyError) Unwrap() error { return ErrReadOnly }
+
 // MeshNotFoundError: a mesh-scoped resource names a mesh that does not exist.
 type MeshNotFoundError struct{ Mesh string }
 
@@ -69,6 +77,12 @@ type Manager struct {
 	scope events.Scope
 	log   *slog.Logger
 	now   func() time.Time
+
+	// Writable, when set, refuses API writes of types another control plane owns (a
+	// federated zone does not write policies, the global does not write dataplanes).
+	Writable func(*resources.Descriptor) error
+	// DeleteGuard, when set, may refuse a deletion (e.g. a zone that is still connected).
+	DeleteGuard func(ctx context.Context, desc *resources.Descriptor, mesh, name string) error
 }
 
 // New returns a manager writing into scope (the CP's own subjects).
@@ -104,6 +118,11 @@ func (m *Manager) key(desc *resources.Descriptor, mesh, name string) events.Key 
 func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Result, error) {
 	if r.Desc.Internal && !who.System {
 		return Result{}, fmt.Errorf("apply %s %q: %w", r.Desc.Name, r.Meta.Name, ErrReadOnly)
+	}
+	if m.Writable != nil && !who.System {
+		if err := m.Writable(r.Desc); err != nil {
+			return Result{}, fmt.Errorf("apply %s %q: %w", r.Desc.Name, r.Meta.Name, err)
+		}
 	}
 	if err := resources.Validate(r); err != nil {
 		return Result{}, err
@@ -184,6 +203,16 @@ func correlation(who Who) string {
 func (m *Manager) Delete(ctx context.Context, desc *resources.Descriptor, mesh, name string, who Who) error {
 	if desc.Internal && !who.System {
 		return fmt.Errorf("delete %s %q: %w", desc.Name, name, ErrReadOnly)
+	}
+	if m.Writable != nil && !who.System {
+		if err := m.Writable(desc); err != nil {
+			return fmt.Errorf("delete %s %q: %w", desc.Name, name, err)
+		}
+	}
+	if m.DeleteGuard != nil {
+		if err := m.DeleteGuard(ctx, desc, mesh, name); err != nil {
+			return err
+		}
 	}
 	who.CorrelationID = correlation(who)
 	if desc.Name == MeshType {

@@ -78,6 +78,15 @@ func inboundHealthy(in *core.Inbound) bool {
 	return in.State == core.InboundReady && (in.Health == nil || in.Health.Ready)
 }
 
+// RemoteEndpoints returns only the endpoints of other zones' ingresses (see BuildEndpoints),
+// by service, and how many distinct ingresses they come through: local endpoints must then
+// weigh that much each.
+func RemoteEndpoints(t Topology) (map[string][]Endpoint, int) {
+	out := map[string][]Endpoint{}
+	n := remoteIngressEndpoints(t, out)
+	return out, n
+}
+
 // endpointZone is the kuma.io/zone tag, else the dataplane's kuma.io/zone label.
 func endpointZone(tags, labels map[string]string) string {
 	if z, ok := tags[resources.TagZone]; ok {
