@@ -66,7 +66,7 @@ func TestConfigErrorsSayWhatIsWrong(t *testing.T) {
 		t.Fatalf("unknown key: %v", err)
 	}
 	cases := map[string]func(*Config){
-		"mode":                  func(c *Config) { c.Mode = "global" },
+		"mode":                  func(c *Config) { c.Mode = "federated" },
 		"nats.embedded.port":    func(c *Config) { c.NATS.Embedded.Port = 4222 },
 		"api: port":             func(c *Config) { c.APIServer.HTTP.Port = 70000 },
 		"store.type":            func(c *Config) { c.Store.Type = "etcd" },

@@ -87,7 +87,9 @@ func newInstance(cfg Config) instance {
 	}
 }
 
-func newState(reg *resources.Registry, inst instance) *state.State { return state.NewScoped(reg, inst.Scope) }
+func newState(reg *resources.Registry, inst instance) *state.State {
+	return state.NewScoped(reg, inst.Scope)
+}
 
 // newConn starts the embedded NATS server (unless an external URL is configured) and connects.
 func newConn(lc fx.Lifecycle, cfg Config, links *linkAuth, log *slog.Logger) (*nats.Conn, error) {
@@ -215,7 +217,7 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, log *slog.Logger) *api.Server {
 	s := api.New(cfg.apiConfig(), api.Info{
 		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
-		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode, Zone: zoneName(cfg),
+		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
 	}, m, log.With("component", "api"))
 	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s

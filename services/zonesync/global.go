@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,7 +55,7 @@ type Global struct {
 	links  Links
 	mgr    *manager.Manager
 	view   *state.State
-	signer *tokens.Signer
+	signer atomic.Pointer[tokens.Signer]
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -77,16 +78,19 @@ func NewGlobal(cfg GlobalConfig, js jetstream.JetStream, mgr *manager.Manager, s
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}
-	return &Global{cfg: cfg, js: js, mgr: mgr, view: mgr.View(), signer: signer, log: log,
+	g := &Global{cfg: cfg, js: js, mgr: mgr, view: mgr.View(), log: log,
 		zones: map[string]*zoneFeed{}, online: map[string]time.Time{}, subID: map[string]string{}}
+	if signer != nil {
+		g.signer.Store(signer)
+	}
+	return g
 }
 
 // SetLinks sets the NATS server whose links the global watches.
 func (g *Global) SetLinks(l Links) { g.links = l }
 
-// SetJetStream sets the JetStream context (created after the NATS server, which needs the
-// authenticator first).
-func (g *Global) SetJetStream(js jetstream.JetStream) { g.js = js }
+// SetSigner sets the zone token signer (loaded from the log once the read model is up).
+func (g *Global) SetSigner(s *tokens.Signer) { g.signer.Store(s) }
 
 // Authenticate implements natsd.LeafListen.Authenticate: the link's user is the zone name and
 // its password a zone token with scope "cp" for that zone; a disabled zone is refused.
@@ -94,7 +98,11 @@ func (g *Global) Authenticate(user, password string) (natsd.LeafGrant, error) {
 	if err := ValidateZoneName(user); err != nil {
 		return natsd.LeafGrant{}, err
 	}
-	claims, err := g.signer.VerifyZone(password, tokens.ScopeCP)
+	signer := g.signer.Load()
+	if signer == nil {
+		return natsd.LeafGrant{}, errors.New("global control plane is starting")
+	}
+	claims, err := signer.VerifyZone(password, tokens.ScopeCP)
 	if err != nil {
 		return natsd.LeafGrant{}, err
 	}

@@ -1,0 +1,273 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/fx"
+
+	"github.com/jetmesh/jetmesh/projections"
+	"github.com/jetmesh/jetmesh/projections/snapshots"
+	"github.com/jetmesh/jetmesh/projections/state"
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/services/api"
+	"github.com/jetmesh/jetmesh/services/dpserver"
+	"github.com/jetmesh/jetmesh/services/manager"
+	"github.com/jetmesh/jetmesh/services/natsd"
+	"github.com/jetmesh/jetmesh/services/tokens"
+	"github.com/jetmesh/jetmesh/services/zonesync"
+)
+
+// linkAuth connects the NATS server's leafnode authentication (created first) with the
+// global zone-sync service (created after the store it needs), and remembers the server.
+type linkAuth struct {
+	global atomic.Pointer[zonesync.Global] // set once the global side has started
+	server *natsd.Server
+}
+
+func newLinkAuth() *linkAuth { return &linkAuth{} }
+
+func (l *linkAuth) authenticate(user, password string) (natsd.LeafGrant, error) {
+	g := l.global.Load()
+	if g == nil {
+		return natsd.LeafGrant{}, errors.New("global control plane is starting")
+	}
+	return g.Authenticate(user, password)
+}
+
+// configureLinks sets the JetStream domain and the zone links of the embedded server.
+func configureLinks(ncfg *natsd.Config, cfg Config, links *linkAuth) error {
+	switch {
+	case cfg.Mode == resources.ModeGlobal:
+		ncfg.Domain = zonesync.GlobalDomain
+		cert, err := kdsCertificate(cfg)
+		if err != nil {
+			return err
+		}
+		k := cfg.Multizone.Global.KDS
+		ncfg.Leaf = &natsd.LeafListen{
+			Host: k.Interface, Port: k.GRPCPort,
+			TLS:          &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+			Authenticate: links.authenticate,
+		}
+	case cfg.Federated():
+		ncfg.Domain = cfg.Multizone.Zone.Name
+		u, err := cfg.GlobalURL()
+		if err != nil {
+			return err
+		}
+		token, err := cfg.zoneToken()
+		if err != nil {
+			return err
+		}
+		tlsCfg, err := zoneTLS(cfg, u.Hostname())
+		if err != nil {
+			return err
+		}
+		ncfg.Remotes = []natsd.LeafRemote{{URL: u, Username: cfg.Multizone.Zone.Name, Password: token, TLS: tlsCfg}}
+	}
+	return nil
+}
+
+// kdsCertificate is the global's zone-link certificate: the configured one, or a self-signed
+// one kept under dataDir (as Kuma generates one for KDS).
+func kdsCertificate(cfg Config) (tls.Certificate, error) {
+	k := cfg.Multizone.Global.KDS
+	if k.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(k.TLSCertFile, k.TLSKeyFile)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("multizone.global.kds TLS: %w", err)
+		}
+		return cert, nil
+	}
+	return dpserver.LoadOrCreateCert(filepath.Join(cfg.DataDir, "certs", "kds"), cfg.Multizone.Global.Hosts, time.Now())
+}
+
+func zoneTLS(cfg Config, serverName string) (*tls.Config, error) {
+	k := cfg.Multizone.Zone.KDS
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, InsecureSkipVerify: k.TLSSkipVerify} //nolint:gosec // Kuma's KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY, off by default
+	if k.RootCAFile != "" {
+		pem, err := os.ReadFile(k.RootCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("multizone.zone.kds.rootCaFile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("multizone.zone.kds.rootCaFile %s: no PEM certificate", k.RootCAFile)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}
+
+// Kuma 2.14's messages for writes a control plane does not own.
+const (
+	globalReadOnly = "On global control plane you can not modify dataplane resources with 'kumactl apply' or via the HTTP API." +
+		" You can still use 'kumactl' or the HTTP API to modify them on the zone control plane.\n"
+	zoneReadOnly = "On zone control plane you can only modify zone resources with 'kumactl apply' or via the HTTP API." +
+		" You can still use 'kumactl' or the HTTP API to modify the rest of the resource on the global control plane.\n"
+)
+
+// zoneWritable are the types a federated zone writes; everything else comes from the global.
+// Kuma 2.x also lets zones originate policies; jetmesh keeps policies global-only so that a
+// zone's NATS link needs no event subject at all.
+var zoneWritable = map[string]bool{"Dataplane": true, "ZoneIngress": true, "ZoneEgress": true}
+
+func writable(cfg Config) func(*resources.Descriptor) error {
+	switch {
+	case cfg.Mode == resources.ModeGlobal:
+		return func(d *resources.Descriptor) error {
+			if !d.ProvidedByGlobalCP() {
+				return &manager.ReadOnlyError{Detail: globalReadOnly}
+			}
+			return nil
+		}
+	case cfg.Federated():
+		return func(d *resources.Descriptor) error {
+			if !zoneWritable[d.Name] {
+				return &manager.ReadOnlyError{Detail: zoneReadOnly}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// modeModule adds what the mode needs: the global's zone sync, or a zone's dataplane serving
+// and (when federated) its feed from the global.
+func modeModule(cfg Config) fx.Option {
+	switch {
+	case cfg.Mode == resources.ModeGlobal:
+		return fx.Options(fx.Provide(newLinkAuth), fx.Invoke(startGlobal))
+	case cfg.Federated():
+		return fx.Options(fx.Provide(newLinkAuth), dataplaneModule, fx.Invoke(startZoneSync))
+	}
+	return fx.Options(fx.Provide(newLinkAuth), dataplaneModule)
+}
+
+func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m *manager.Manager,
+	inst instance, a *api.Server, _ *projections.Runner, log *slog.Logger) error {
+	js, err := jetstream.NewWithDomain(nc, zonesync.GlobalDomain)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	log = log.With("component", "zone-sync")
+	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, js, m, nil, log)
+	m.DeleteGuard = g.DeleteGuard
+	var signer atomic.Pointer[tokens.Signer]
+	a.Handle("/tokens/zone", zoneTokenHandler(signer.Load))
+	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
+		s, err := ensureZoneSigner(ctx, m)
+		if err != nil {
+			return err
+		}
+		signer.Store(s)
+		g.SetSigner(s)
+		g.SetLinks(links.server)
+		if err := g.Start(ctx); err != nil {
+			return err
+		}
+		links.global.Store(g)
+		log.Info("accepting zone links", "port", links.server.LeafPort())
+		return nil
+	}, g.Stop))
+	return nil
+}
+
+// ensureZoneSigner loads the zone token signing key from the log, creating it on first start.
+func ensureZoneSigner(ctx context.Context, m *manager.Manager) (*tokens.Signer, error) {
+	const serial = 1
+	name := tokens.ZoneSigningKeyPrefix + "-" + strconv.Itoa(serial)
+	if e, ok := m.View().Get("GlobalSecret", "", name); ok {
+		if sec, ok := e.Resource.Spec.(*core.Secret); ok {
+			key, err := tokens.DecodeKey(sec.Data)
+			if err != nil {
+				return nil, fmt.Errorf("global secret %s: %w", name, err)
+			}
+			return tokens.NewSigner(key, serial), nil
+		}
+	}
+	key, err := tokens.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	desc, _ := m.Registry().ByName("GlobalSecret")
+	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: &core.Secret{Data: tokens.EncodeKey(key)}}
+	if _, err := m.Apply(ctx, r, manager.Who{Actor: "control-plane", System: true}); err != nil {
+		return nil, fmt.Errorf("store zone token signing key: %w", err)
+	}
+	return tokens.NewSigner(key, serial), nil
+}
+
+// zoneTokenHandler serves POST /tokens/zone (kumactl generate zone-token).
+func zoneTokenHandler(signer func() *tokens.Signer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const title = "Could not issue a token"
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			api.WriteError(w, http.StatusMethodNotAllowed, "Method not Allowed", r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		var req struct {
+			Zone     string   `json:"zone"`
+			Scope    []string `json:"scope"`
+			ValidFor string   `json:"validFor"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+			api.WriteError(w, http.StatusBadRequest, title, "invalid request body: "+err.Error())
+			return
+		}
+		var validFor time.Duration
+		if req.ValidFor != "" {
+			d, err := time.ParseDuration(req.ValidFor)
+			if err != nil || d < 0 {
+				api.WriteError(w, http.StatusBadRequest, title, "validFor: not a positive duration (e.g. 24h)")
+				return
+			}
+			validFor = d
+		}
+		if err := zonesync.ValidateZoneName(req.Zone); err != nil {
+			api.WriteError(w, http.StatusBadRequest, title, err.Error())
+			return
+		}
+		s := signer()
+		if s == nil {
+			api.WriteError(w, http.StatusServiceUnavailable, title, "the control plane is starting")
+			return
+		}
+		tok, err := s.IssueZone(req.Zone, req.Scope, validFor)
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, title, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(tok))
+	})
+}
+
+func startZoneSync(lc fx.Lifecycle, cfg Config, nc *nats.Conn, view *state.State, proj *snapshots.Projector,
+	_ *projections.Runner, log *slog.Logger) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	z := zonesync.NewZone(cfg.Multizone.Zone.Name, js, log.With("component", "zone-sync"),
+		func(stream string) projections.Model { return view.Feed(stream) },
+		func(stream string) projections.Model { return proj.Feed(stream) })
+	lc.Append(fx.StartStopHook(z.Start, z.Stop))
+	return nil
+}
