@@ -94,7 +94,12 @@ func kdsCertificate(cfg Config) (tls.Certificate, error) {
 		}
 		return cert, nil
 	}
-	return dpserver.LoadOrCreateCert(filepath.Join(cfg.DataDir, "certs", "kds"), cfg.Multizone.Global.Hosts, time.Now())
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	return dpserver.LoadOrCreateCert(filepath.Join(cfg.DataDir, "certs", "kds"),
+		append(hosts, cfg.Multizone.Global.Hosts...), time.Now())
 }
 
 func zoneTLS(cfg Config, serverName string) (*tls.Config, error) {

@@ -17,6 +17,7 @@ package zonesync
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -98,6 +99,7 @@ var proxyTypes = []string{"ZoneIngress", "ZoneEgress"}
 func proxiesConfig(zones []string) jsstore.Config {
 	cfg := jsstore.DefaultConfig()
 	cfg.Stream = ProxiesStream
+	zones = slices.Compact(slices.Sorted(slices.Values(zones)))
 	for _, z := range zones {
 		for _, typ := range proxyTypes {
 			cfg.Sources = append(cfg.Sources, &jetstream.StreamSource{

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -69,9 +71,13 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var srv *api.Server
 	var dps *dpserver.Server
+	populate := fx.Populate(&srv, &dps)
+	if cfg.Mode == "global" {
+		populate = fx.Populate(&srv) // a global serves no dataplanes
+	}
 	app := fx.New(
 		controlplane.Module(cfg, log),
-		fx.Populate(&srv, &dps),
+		populate,
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 	)
 	if err := app.Err(); err != nil {
@@ -82,8 +88,49 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	if err := app.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), DPAddress: dps.Addr().String(),
-		CACertFile: dps.CACertFile(), Config: cfg, app: app}, nil
+	cp := &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), Config: cfg, app: app}
+	if dps != nil {
+		cp.DPAddress, cp.CACertFile = dps.Addr().String(), dps.CACertFile()
+	}
+	return cp, nil
+}
+
+// FreePort returns a loopback port that was free a moment ago, for settings that need a
+// port number before the server starts (the global's zone-link listener).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Global configures a global control plane whose zone links listen on port.
+func Global(port int) Option {
+	return func(c *controlplane.Config) {
+		c.Mode = "global"
+		c.Multizone.Global.KDS.GRPCPort = port
+		c.Multizone.Global.KDS.Interface = "127.0.0.1"
+	}
+}
+
+// KDSCACertFile is where a global keeps its generated zone-link certificate (its own CA).
+func (c *CP) KDSCACertFile() string {
+	return filepath.Join(c.Config.DataDir, "certs", "kds", dpserver.CertFile)
+}
+
+// Zone configures a federated zone linked to the global at port, verifying the global's
+// certificate with caFile and authenticating with token.
+func Zone(name string, port int, caFile, token string) Option {
+	return func(c *controlplane.Config) {
+		c.Mode = "zone"
+		c.Multizone.Zone.Name = name
+		c.Multizone.Zone.GlobalAddress = fmt.Sprintf("grpcs://127.0.0.1:%d", port)
+		c.Multizone.Zone.KDS.RootCAFile = caFile
+		c.Multizone.Zone.Token = token
+	}
 }
 
 // Stop shuts the control plane down gracefully; calling it twice is harmless.

@@ -1,0 +1,287 @@
+package zonesync_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
+)
+
+// call does one API request and returns the status and body.
+func call(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// compact drops the API's pretty-printing whitespace, so tests can look for key-value pairs.
+func compact(s string) string { return strings.Join(strings.Fields(s), "") }
+
+func mustCall(t *testing.T, method, url, body string, want int) string {
+	t.Helper()
+	code, out := call(t, method, url, body)
+	if code != want {
+		t.Fatalf("%s %s = %d, want %d: %s", method, url, code, want, out)
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		last = detail
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached within 30s (last: %s)", what, last)
+}
+
+func status(t *testing.T, url string, want int) func() (bool, string) {
+	return func() (bool, string) {
+		code, body := call(t, http.MethodGet, url, "")
+		return code == want, fmt.Sprintf("%d %s", code, body)
+	}
+}
+
+// zoneToken asks the global for a zone CP token.
+func zoneToken(t *testing.T, global *cptest.CP, zone string) string {
+	t.Helper()
+	return mustCall(t, http.MethodPost, global.URL+"/tokens/zone",
+		fmt.Sprintf(`{"zone":%q,"scope":["cp"],"validFor":"1h"}`, zone), http.StatusOK)
+}
+
+type names struct {
+	Items []struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+	} `json:"items"`
+}
+
+func listNames(t *testing.T, url string) []string {
+	t.Helper()
+	var n names
+	if err := json.Unmarshal([]byte(mustCall(t, http.MethodGet, url, "", http.StatusOK)), &n); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, it := range n.Items {
+		out = append(out, it.Name)
+	}
+	return out
+}
+
+// zoneOnline reads the global's view of a zone from its ZoneInsight.
+func zoneOnline(t *testing.T, global *cptest.CP, zone string) (bool, string) {
+	code, body := call(t, http.MethodGet, global.URL+"/zones/"+zone+"/_overview", "")
+	if code != http.StatusOK {
+		return false, body
+	}
+	var ov struct {
+		ZoneInsight struct {
+			Subscriptions []struct {
+				ConnectTime    string `json:"connectTime"`
+				DisconnectTime string `json:"disconnectTime"`
+			} `json:"subscriptions"`
+		} `json:"zoneInsight"`
+	}
+	if err := json.Unmarshal([]byte(body), &ov); err != nil {
+		t.Fatal(err)
+	}
+	subs := ov.ZoneInsight.Subscriptions
+	return len(subs) > 0 && subs[len(subs)-1].DisconnectTime == "", body
+}
+
+const dataplane = `{"type":"Dataplane","mesh":"demo","name":"backend-1","networking":{"address":"127.0.0.1",
+"inbound":[{"port":8080,"servicePort":18080,"tags":{"kuma.io/service":"backend","kuma.io/protocol":"http"}}]}}`
+
+type topology struct {
+	global, z1, z2 *cptest.CP
+	port           int
+}
+
+func startTopology(t *testing.T, relay1 string) *topology {
+	t.Helper()
+	port := cptest.FreePort(t)
+	g := cptest.Start(t, "", cptest.Global(port))
+	t1, t2 := zoneToken(t, g, "zone-1"), zoneToken(t, g, "zone-2")
+	addr1 := port
+	if relay1 != "" {
+		_, p, _ := net.SplitHostPort(relay1)
+		fmt.Sscan(p, &addr1)
+	}
+	z1 := cptest.Start(t, "", cptest.Zone("zone-1", addr1, g.KDSCACertFile(), t1))
+	z2 := cptest.Start(t, "", cptest.Zone("zone-2", port, g.KDSCACertFile(), t2))
+	for _, z := range []string{"zone-1", "zone-2"} {
+		eventually(t, z+" online on the global", func() (bool, string) { return zoneOnline(t, g, z) })
+	}
+	return &topology{global: g, z1: z1, z2: z2, port: port}
+}
+
+func TestMultizone(t *testing.T) {
+	topo := startTopology(t, "")
+	g, z1, z2 := topo.global, topo.z1, topo.z2
+
+	// Global -> zones: a mesh and a policy written on the global reach both zones.
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", `{"type":"Mesh","name":"demo"}`, http.StatusCreated)
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo/meshtrafficpermissions/allow-all",
+		`{"type":"MeshTrafficPermission","mesh":"demo","name":"allow-all","spec":{"targetRef":{"kind":"Mesh"},
+		"from":[{"targetRef":{"kind":"Mesh"},"default":{"action":"Allow"}}]}}`, http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "policy on a zone", status(t, z.URL+"/meshes/demo/meshtrafficpermissions/allow-all", http.StatusOK))
+	}
+	body := mustCall(t, http.MethodGet, z1.URL+"/meshes/demo/meshtrafficpermissions/allow-all", "", http.StatusOK)
+	if !strings.Contains(compact(body), `"kuma.io/origin":"global"`) {
+		t.Errorf("replicated policy lacks kuma.io/origin=global: %s", body)
+	}
+
+	// A zone refuses policy and mesh writes; the global refuses dataplane writes.
+	code, out := call(t, http.MethodPut, z1.URL+"/meshes/demo/meshtrafficpermissions/local",
+		`{"type":"MeshTrafficPermission","mesh":"demo","name":"local","spec":{"targetRef":{"kind":"Mesh"}}}`)
+	if code != http.StatusMethodNotAllowed || !strings.Contains(out, "On zone control plane you can only modify zone resources") {
+		t.Errorf("policy write on a zone = %d %s, want 405 with Kuma's message", code, out)
+	}
+	if code, out := call(t, http.MethodPut, z1.URL+"/meshes/other", `{"type":"Mesh","name":"other"}`); code != http.StatusMethodNotAllowed {
+		t.Errorf("mesh write on a zone = %d %s, want 405", code, out)
+	}
+	code, out = call(t, http.MethodPut, g.URL+"/meshes/demo/dataplanes/backend-1", dataplane)
+	if code != http.StatusMethodNotAllowed || !strings.Contains(out, "On global control plane you can not modify dataplane resources") {
+		t.Errorf("dataplane write on the global = %d %s, want 405", code, out)
+	}
+
+	// Zones -> global: two zones register a dataplane with the same name; the global lists
+	// both, each unique and findable by the name its zone gave it.
+	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/backend-1", dataplane, http.StatusCreated)
+	mustCall(t, http.MethodPut, z2.URL+"/meshes/demo/dataplanes/backend-1", dataplane, http.StatusCreated)
+	eventually(t, "both dataplanes on the global", func() (bool, string) {
+		got := listNames(t, g.URL+"/meshes/demo/dataplanes")
+		return len(got) == 2 && got[0] == "backend-1.zone-1" && got[1] == "backend-1.zone-2", fmt.Sprint(got)
+	})
+	body = compact(mustCall(t, http.MethodGet, g.URL+"/meshes/demo/dataplanes/backend-1.zone-2", "", http.StatusOK))
+	for _, want := range []string{`"kuma.io/display-name":"backend-1"`, `"kuma.io/zone":"zone-2"`, `"kuma.io/origin":"zone"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("global copy lacks %s: %s", want, body)
+		}
+	}
+	if got := listNames(t, g.URL+"/meshes/demo/dataplanes?filter[labels.kuma.io/zone]=zone-1"); len(got) != 1 {
+		t.Errorf("filter by zone label = %v, want one dataplane", got)
+	}
+
+	// Deleting a connected zone is refused; once it is gone, deletion removes its copies.
+	code, out = call(t, http.MethodDelete, g.URL+"/zones/zone-1", "")
+	if code != http.StatusBadRequest || !strings.Contains(out, "unable to delete Zone, Zone CP is still connected, please shut it down first") {
+		t.Errorf("delete connected zone = %d %s, want 400 with Kuma's message", code, out)
+	}
+	z1.Stop(t)
+	eventually(t, "zone-1 offline", func() (bool, string) {
+		on, body := zoneOnline(t, g, "zone-1")
+		return !on, body
+	})
+	mustCall(t, http.MethodDelete, g.URL+"/zones/zone-1", "", http.StatusOK)
+	eventually(t, "zone-1's dataplane gone from the global", func() (bool, string) {
+		got := listNames(t, g.URL+"/meshes/demo/dataplanes")
+		return len(got) == 1 && got[0] == "backend-1.zone-2", fmt.Sprint(got)
+	})
+}
+
+// relay is a loopback TCP proxy the test can cut and restore, standing for the network
+// between a zone and the global.
+type relay struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newRelay(t *testing.T, target string) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{ln: ln, target: target}
+	r.wg.Add(1)
+	go r.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		r.setCut(true)
+		r.wg.Wait()
+	})
+	return r
+}
+
+func (r *relay) Addr() string { return r.ln.Addr().String() }
+
+func (r *relay) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		if r.cut {
+			r.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", r.target)
+		if err != nil {
+			r.mu.Unlock()
+			_ = c.Close()
+			continue
+		}
+		r.conns = append(r.conns, c, up)
+		r.mu.Unlock()
+		r.wg.Add(2)
+		go r.pipe(c, up)
+		go r.pipe(up, c)
+	}
+}
+
+func (r *relay) pipe(dst, src net.Conn) {
+	defer r.wg.Done()
+	_, _ = io.Copy(dst, src)
+	_ = dst.Close()
+	_ = src.Close()
+}
+
+// setCut drops every connection and refuses new ones (true), or lets them through (false).
+func (r *relay) setCut(cut bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut = cut
+	if cut {
+		for _, c := range r.conns {
+			_ = c.Close()
+		}
+		r.conns = nil
+	}
+}
