@@ -72,18 +72,18 @@ type Projector struct {
 	zone string
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	seq     uint64
-	feeds   map[string]uint64 // sequences of replicated streams (see Feed)
-	meshes  map[string]*meshState
+	mu     sync.Mutex
+	seq    uint64
+	feeds  map[string]uint64 // sequences of replicated streams (see Feed)
+	meshes map[string]*meshState
 	// ingresses are the ZoneIngresses of every zone (cross-zone entry points) and zones the
 	// Zone resources, whose enabled flag decides whether a zone's ingresses are used.
 	ingresses map[events.Key]*resources.Resource
 	zones     map[string]*core.Zone
-	clients map[string]Client // connected proxies by node id
-	dirty   map[string]bool
-	kick    chan struct{}
-	busy    bool // a regeneration round is running
+	clients   map[string]Client // connected proxies by node id
+	dirty     map[string]bool
+	kick      chan struct{}
+	busy      bool // a regeneration round is running
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -266,6 +266,9 @@ func (s *State) localize(k events.Key, name string, r *resources.Resource) {
 	r.Meta.Name = name
 }
 
+// Feed names the replicated stream that delivered the entry ("" for the CP's own log).
+func (e *Entry) Feed() string { return e.feed }
+
 // DropFeed removes every resource a replicated stream delivered and forgets its sequence:
 // a zone deleted from the global, or a mirror rebuilt from scratch.
 func (s *State) DropFeed(feed string) {

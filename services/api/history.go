@@ -180,7 +180,7 @@ func (s *Server) viewAt(w http.ResponseWriter, r *http.Request, t target, title 
 // replay: the newest event at or before the point, 404 when there is none or it is a deletion.
 func (s *Server) getAt(w http.ResponseWriter, r *http.Request, t target, at pointInTime) {
 	const title = "Could not retrieve a resource"
-	recs, err := s.mgr.Store().History(r.Context(), s.mgr.Key(t.desc, t.mesh, t.name))
+	recs, err := s.mgr.History(r.Context(), t.desc, t.mesh, t.name)
 	if err != nil && !errors.Is(err, events.ErrNotFound) {
 		writeError(w, toAPIError(title, err))
 		return

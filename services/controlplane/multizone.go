@@ -171,8 +171,9 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	log = log.With("component", "zone-sync")
-	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, js, m, nil, log)
+	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, nc, js, m, nil, log)
 	m.DeleteGuard = g.DeleteGuard
+	a.Handle("/_replication", g.Watchdog().Handler())
 	var signer atomic.Pointer[tokens.Signer]
 	a.Handle("/tokens/zone", zoneTokenHandler(signer.Load))
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
@@ -265,14 +266,16 @@ func zoneTokenHandler(signer func() *tokens.Signer) http.Handler {
 }
 
 func startZoneSync(lc fx.Lifecycle, cfg Config, nc *nats.Conn, view *state.State, proj *snapshots.Projector,
-	_ *projections.Runner, log *slog.Logger) error {
+	a *api.Server, m *manager.Manager, _ *projections.Runner, log *slog.Logger) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	z := zonesync.NewZone(cfg.Multizone.Zone.Name, js, log.With("component", "zone-sync"),
+	z := zonesync.NewZone(cfg.Multizone.Zone.Name, nc, js, log.With("component", "zone-sync"),
 		func(stream string) projections.Model { return view.Feed(stream) },
 		func(stream string) projections.Model { return proj.Feed(stream) })
+	z.Replicas = m.AddReplica
+	a.Handle("/_replication", z.Watchdog().Handler())
 	lc.Append(fx.StartStopHook(z.Start, z.Stop))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,6 +84,38 @@ type Manager struct {
 	Writable func(*resources.Descriptor) error
 	// DeleteGuard, when set, may refuse a deletion (e.g. a zone that is still connected).
 	DeleteGuard func(ctx context.Context, desc *resources.Descriptor, mesh, name string) error
+
+	replicaMu sync.Mutex
+	replicas  map[string]events.Store // replicated streams by feed name, for history
+}
+
+// AddReplica registers the store of a replicated stream feeding the read model, so the
+// history of a replicated resource is read where its events are.
+func (m *Manager) AddReplica(feed string, s events.Store) {
+	m.replicaMu.Lock()
+	defer m.replicaMu.Unlock()
+	if m.replicas == nil {
+		m.replicas = map[string]events.Store{}
+	}
+	m.replicas[feed] = s
+}
+
+// History returns a resource's revisions from the log that holds them: this CP's own, or
+// the replica a replicated resource (a global policy on a zone, a zone's dataplane on the
+// global) arrived through.
+func (m *Manager) History(ctx context.Context, desc *resources.Descriptor, mesh, name string) ([]events.Record, error) {
+	if desc.Scope == resources.ScopeGlobal {
+		mesh = ""
+	}
+	if e, ok := m.view.Get(desc.Name, mesh, name); ok && e.Feed() != "" {
+		m.replicaMu.Lock()
+		st := m.replicas[e.Feed()]
+		m.replicaMu.Unlock()
+		if st != nil {
+			return st.History(ctx, e.Key)
+		}
+	}
+	return m.store.History(ctx, m.key(desc, mesh, name))
 }
 
 // New returns a manager writing into scope (the CP's own subjects).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	jsstore "github.com/jetmesh/jetmesh/events/jetstream"
@@ -43,6 +44,46 @@ type GlobalConfig struct {
 	Interval time.Duration
 	// InstanceID names this global CP in ZoneInsight subscriptions.
 	InstanceID string
+	// StallAfter: a mirror behind its origin that has not moved for this long is recreated.
+	StallAfter time.Duration
+}
+
+// DefaultStallAfter is GlobalConfig.StallAfter's default.
+const DefaultStallAfter = 5 * time.Second
+
+// Watchdog returns the replication watchdog (for GET /_replication).
+func (g *Global) Watchdog() *Watchdog { return g.dog }
+
+// zonePositions asks each linked zone's JetStream for its log's last sequence.
+func (g *Global) zonePositions(ctx context.Context) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, z := range g.onlineZones() {
+		js, err := jetstream.NewWithDomain(g.nc, z)
+		if err != nil {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, time.Second)
+		s, err := js.Stream(qctx, ZoneStream(z))
+		if err == nil {
+			var info *jetstream.StreamInfo
+			if info, err = s.Info(qctx); err == nil {
+				out[ZoneStream(z)] = info.State.LastSeq
+			}
+		}
+		cancel()
+	}
+	return out
+}
+
+func (g *Global) onlineZones() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]string, 0, len(g.online))
+	for z := range g.online {
+		out = append(out, z)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Global runs the global control plane's side: it authenticates zone links, creates a Zone
@@ -51,7 +92,9 @@ type GlobalConfig struct {
 // zone's copies when the Zone is deleted.
 type Global struct {
 	cfg    GlobalConfig
+	nc     *nats.Conn
 	js     jetstream.JetStream
+	dog    *Watchdog
 	links  Links
 	mgr    *manager.Manager
 	view   *state.State
@@ -73,16 +116,20 @@ type zoneFeed struct {
 
 // NewGlobal returns the global side; links may be set later with SetLinks (the NATS server
 // that calls Authenticate is created after this).
-func NewGlobal(cfg GlobalConfig, js jetstream.JetStream, mgr *manager.Manager, signer *tokens.Signer,
+func NewGlobal(cfg GlobalConfig, nc *nats.Conn, js jetstream.JetStream, mgr *manager.Manager, signer *tokens.Signer,
 	log *slog.Logger) *Global {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}
-	g := &Global{cfg: cfg, js: js, mgr: mgr, view: mgr.View(), log: log,
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = DefaultStallAfter
+	}
+	g := &Global{cfg: cfg, nc: nc, js: js, mgr: mgr, view: mgr.View(), log: log,
 		zones: map[string]*zoneFeed{}, online: map[string]time.Time{}, subID: map[string]string{}}
 	if signer != nil {
 		g.signer.Store(signer)
 	}
+	g.dog = NewWatchdog(js, g.zonePositions, cfg.StallAfter, log)
 	return g
 }
 
@@ -248,11 +295,11 @@ func (g *Global) reconcile(ctx context.Context) error {
 		errs = append(errs, g.recordDisconnect(ctx, z))
 	}
 	for zone := range linked {
-		if g.Online(zone) {
-			continue
+		if !g.Online(zone) {
+			g.log.Info("zone connected", "zone", zone)
+			errs = append(errs, g.zoneConnected(ctx, zone))
 		}
-		g.log.Info("zone connected", "zone", zone)
-		errs = append(errs, g.zoneConnected(ctx, zone))
+		errs = append(errs, publishPositions(ctx, g.nc, g.js, zone))
 	}
 	known := map[string]bool{}
 	for _, z := range g.knownZones() {
@@ -272,6 +319,7 @@ func (g *Global) reconcile(ctx context.Context) error {
 	for _, z := range removed {
 		errs = append(errs, g.removeZone(ctx, z))
 	}
+	errs = append(errs, g.dog.Check(ctx))
 	return errors.Join(errs...)
 }
 
@@ -361,6 +409,8 @@ func (g *Global) startFeed(ctx context.Context, zone string) error {
 	if err != nil {
 		return fmt.Errorf("mirror zone %s: %w", zone, err)
 	}
+	g.dog.Watch(ZoneStream(zone), "zone "+zone+" "+ZoneStream(zone), zoneMirror(zone))
+	g.mgr.AddReplica(ZoneStream(zone), store)
 	if _, err := jsstore.New(ctx, g.js, proxiesConfig(append(g.knownZones(), zone)), "jetmesh://global", g.log); err != nil {
 		return fmt.Errorf("zone proxies stream: %w", err)
 	}
@@ -391,6 +441,7 @@ func (g *Global) removeZone(ctx context.Context, zone string) error {
 	if err := f.runner.Stop(ctx); err != nil {
 		return err
 	}
+	g.dog.Forget(ZoneStream(zone))
 	g.view.DropFeed(ZoneStream(zone))
 	if _, err := jsstore.New(ctx, g.js, proxiesConfig(g.knownZones()), "jetmesh://global", g.log); err != nil {
 		return fmt.Errorf("zone proxies stream: %w", err)
@@ -400,15 +451,4 @@ func (g *Global) removeZone(ctx context.Context, zone string) error {
 	}
 	g.log.Info("zone removed", "zone", zone)
 	return nil
-}
-
-// Positions reports, per zone feed, how far the read model has applied the mirror.
-func (g *Global) Positions(ctx context.Context) map[string]uint64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := map[string]uint64{}
-	for z := range g.zones {
-		out[z] = g.view.Feed(ZoneStream(z)).Sequence()
-	}
-	return out
 }

@@ -285,3 +285,94 @@ func (r *relay) setCut(cut bool) {
 		r.conns = nil
 	}
 }
+
+func dataplaneNamed(name string) string {
+	return strings.Replace(dataplane, `"name":"backend-1"`, fmt.Sprintf("%q:%q", "name", name), 1)
+}
+
+func policy(name, action string) string {
+	return fmt.Sprintf(`{"type":"MeshTrafficPermission","mesh":"demo","name":%q,"spec":{"targetRef":{"kind":"Mesh"},
+		"from":[{"targetRef":{"kind":"Mesh"},"default":{"action":%q}}]}}`, name, action)
+}
+
+// revisionCount counts a resource's revisions in a CP's history.
+func revisionCount(t *testing.T, url string) int {
+	t.Helper()
+	var h struct {
+		Total int `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, http.MethodGet, url, "", http.StatusOK)), &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Total
+}
+
+// Seed "Failure modes" 1: with the global offline, zones keep working on their own and the
+// global catches up with what happened meanwhile when it returns.
+func TestGlobalOffline(t *testing.T) {
+	topo := startTopology(t, "")
+	g, z1, z2 := topo.global, topo.z1, topo.z2
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", `{"type":"Mesh","name":"demo"}`, http.StatusCreated)
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo/meshtrafficpermissions/allow", policy("allow", "Allow"), http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "policy on a zone", status(t, z.URL+"/meshes/demo/meshtrafficpermissions/allow", http.StatusOK))
+	}
+
+	dataDir := g.Config.DataDir
+	g.Stop(t)
+	// Zones keep serving what they have and accept their own changes.
+	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/during-outage", dataplaneNamed("during-outage"), http.StatusCreated)
+	mustCall(t, http.MethodGet, z1.URL+"/meshes/demo/meshtrafficpermissions/allow", "", http.StatusOK)
+	mustCall(t, http.MethodPut, z2.URL+"/meshes/demo/dataplanes/z2-dp", dataplaneNamed("z2-dp"), http.StatusCreated)
+
+	g = cptest.Start(t, dataDir, cptest.Global(topo.port))
+	eventually(t, "global caught up with both zones", func() (bool, string) {
+		got := listNames(t, g.URL+"/meshes/demo/dataplanes")
+		return len(got) == 2 && got[0] == "during-outage.zone-1" && got[1] == "z2-dp.zone-2", fmt.Sprint(got)
+	})
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo/meshtrafficpermissions/after", policy("after", "Deny"), http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "new policy on a zone", status(t, z.URL+"/meshes/demo/meshtrafficpermissions/after", http.StatusOK))
+	}
+}
+
+// Seed "Failure modes" 3: with the link cut, the zone operates normally; changes made on
+// either side meanwhile arrive once the link is back, none lost and none applied twice.
+func TestLinkCut(t *testing.T) {
+	port := cptest.FreePort(t)
+	r := newRelay(t, fmt.Sprintf("127.0.0.1:%d", port))
+	g := cptest.Start(t, "", cptest.Global(port))
+	_, rp, _ := net.SplitHostPort(r.Addr())
+	var relayPort int
+	fmt.Sscan(rp, &relayPort)
+	z1 := cptest.Start(t, "", cptest.Zone("zone-1", relayPort, g.KDSCACertFile(), zoneToken(t, g, "zone-1")))
+	eventually(t, "zone-1 online", func() (bool, string) { return zoneOnline(t, g, "zone-1") })
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", `{"type":"Mesh","name":"demo"}`, http.StatusCreated)
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo/meshtrafficpermissions/p", policy("p", "Allow"), http.StatusCreated)
+	eventually(t, "policy on zone-1", status(t, z1.URL+"/meshes/demo/meshtrafficpermissions/p", http.StatusOK))
+
+	r.setCut(true)
+	eventually(t, "zone-1 offline on the global", func() (bool, string) {
+		on, body := zoneOnline(t, g, "zone-1")
+		return !on, body
+	})
+	// Changes on both sides while cut.
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo/meshtrafficpermissions/p", policy("p", "Deny"), http.StatusOK)
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo/meshtrafficpermissions/q", policy("q", "Allow"), http.StatusCreated)
+	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/cut", dataplaneNamed("cut"), http.StatusCreated)
+	mustCall(t, http.MethodGet, z1.URL+"/meshes/demo/dataplanes/cut", "", http.StatusOK)
+
+	r.setCut(false)
+	eventually(t, "zone-1 has the changes made during the cut", func() (bool, string) {
+		code, body := call(t, http.MethodGet, z1.URL+"/meshes/demo/meshtrafficpermissions/p", "")
+		code2, _ := call(t, http.MethodGet, z1.URL+"/meshes/demo/meshtrafficpermissions/q", "")
+		return code == http.StatusOK && strings.Contains(compact(body), `"action":"Deny"`) && code2 == http.StatusOK, body
+	})
+	eventually(t, "global has the zone's dataplane", status(t, g.URL+"/meshes/demo/dataplanes/cut.zone-1", http.StatusOK))
+	// Exactly once: the zone's copy of the global's log holds the same events, no more.
+	want := revisionCount(t, g.URL+"/meshes/demo/meshtrafficpermissions/p/_history")
+	got := revisionCount(t, z1.URL+"/meshes/demo/meshtrafficpermissions/p/_history")
+	if want != 2 || got != want {
+		t.Errorf("revisions of p: global %d, zone %d; want 2 on both", want, got)
+	}
+}
