@@ -63,6 +63,11 @@ func configureLinks(ncfg *natsd.Config, cfg Config, links *linkAuth) error {
 			Host: k.Interface, Port: k.GRPCPort,
 			TLS:          &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 			Authenticate: links.authenticate,
+			OnRefused: func(user string, err error) {
+				if g := links.global.Load(); g != nil {
+					g.OnRefused(user, err)
+				}
+			},
 		}
 	case cfg.Federated():
 		ncfg.Domain = cfg.Multizone.Zone.Name
@@ -173,7 +178,7 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 	log = log.With("component", "zone-sync")
 	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, nc, js, m, nil, log)
 	m.DeleteGuard = g.DeleteGuard
-	a.Handle("/_replication", g.Watchdog().Handler())
+	a.Handle("/_replication", g.StatusHandler())
 	var signer atomic.Pointer[tokens.Signer]
 	a.Handle("/tokens/zone", zoneTokenHandler(signer.Load))
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {

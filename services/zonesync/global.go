@@ -2,9 +2,12 @@ package zonesync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -101,12 +104,13 @@ type Global struct {
 	signer atomic.Pointer[tokens.Signer]
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	zones  map[string]*zoneFeed // zones whose log is mirrored and folded in
-	online map[string]time.Time // linked zones and when they connected
-	subID  map[string]string    // the open ZoneInsight subscription of each linked zone
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex
+	zones   map[string]*zoneFeed // zones whose log is mirrored and folded in
+	online  map[string]time.Time // linked zones and when they connected
+	subID   map[string]string    // the open ZoneInsight subscription of each linked zone
+	refused map[string]Refusal   // the last refused link attempt per user, for operators
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 type zoneFeed struct {
@@ -125,7 +129,8 @@ func NewGlobal(cfg GlobalConfig, nc *nats.Conn, js jetstream.JetStream, mgr *man
 		cfg.StallAfter = DefaultStallAfter
 	}
 	g := &Global{cfg: cfg, nc: nc, js: js, mgr: mgr, view: mgr.View(), log: log,
-		zones: map[string]*zoneFeed{}, online: map[string]time.Time{}, subID: map[string]string{}}
+		zones: map[string]*zoneFeed{}, online: map[string]time.Time{}, subID: map[string]string{},
+		refused: map[string]Refusal{}}
 	if signer != nil {
 		g.signer.Store(signer)
 	}
@@ -164,6 +169,49 @@ func (g *Global) Authenticate(user, password string) (natsd.LeafGrant, error) {
 		grant.Expires = claims.ExpiresAt.Time
 	}
 	return grant, nil
+}
+
+// Refusal is a refused zone link attempt.
+type Refusal struct {
+	Count  int       `json:"count"`
+	Last   time.Time `json:"last"`
+	Reason string    `json:"reason"`
+}
+
+// OnRefused records a refused link (natsd.LeafListen.OnRefused).
+func (g *Global) OnRefused(user string, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.refused[user]
+	// A refused zone retries every second; log the first refusal, a changed reason, and
+	// then once a minute.
+	if r.Count%60 == 0 || r.Reason != err.Error() {
+		g.log.Warn("zone link refused", "zone", user, "err", err, "attempts", r.Count+1)
+	}
+	r.Count++
+	r.Last, r.Reason = time.Now().UTC(), err.Error()
+	g.refused[user] = r
+}
+
+// Refused returns the refused link attempts by zone.
+func (g *Global) Refused() map[string]Refusal {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return maps.Clone(g.refused)
+}
+
+// StatusHandler serves GET /_replication on the global: every mirror's position and the
+// refused zone links.
+func (g *Global) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": g.dog.Status(), "refusedLinks": g.Refused()})
+	})
 }
 
 // zoneEnabled is false only for a Zone that exists with enabled: false.

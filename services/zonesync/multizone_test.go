@@ -376,3 +376,52 @@ func TestLinkCut(t *testing.T) {
 		t.Errorf("revisions of p: global %d, zone %d; want 2 on both", want, got)
 	}
 }
+
+// A disabled zone is cut off and refused until it is enabled again.
+func TestZoneDisabled(t *testing.T) {
+	topo := startTopology(t, "")
+	g := topo.global
+	mustCall(t, http.MethodPut, g.URL+"/zones/zone-1", `{"type":"Zone","name":"zone-1","enabled":false}`, http.StatusOK)
+	eventually(t, "disabled zone-1 offline", func() (bool, string) {
+		on, body := zoneOnline(t, g, "zone-1")
+		return !on, body
+	})
+	// It keeps being refused: still offline a few reconcile rounds later, zone-2 unaffected.
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", `{"type":"Mesh","name":"demo"}`, http.StatusCreated)
+	eventually(t, "mesh on zone-2", status(t, topo.z2.URL+"/meshes/demo", http.StatusOK))
+	if on, body := zoneOnline(t, g, "zone-1"); on {
+		t.Fatalf("disabled zone-1 came back online: %s", body)
+	}
+	if code, _ := call(t, http.MethodGet, topo.z1.URL+"/meshes/demo", ""); code != http.StatusNotFound {
+		t.Errorf("disabled zone-1 received a mesh created after it was disabled (GET = %d)", code)
+	}
+	mustCall(t, http.MethodPut, g.URL+"/zones/zone-1", `{"type":"Zone","name":"zone-1","enabled":true}`, http.StatusOK)
+	eventually(t, "re-enabled zone-1 online", func() (bool, string) { return zoneOnline(t, g, "zone-1") })
+	eventually(t, "mesh on zone-1 after re-enabling", status(t, topo.z1.URL+"/meshes/demo", http.StatusOK))
+}
+
+// A zone link with a token for another zone, or no valid token, is refused.
+func TestZoneTokenChecked(t *testing.T) {
+	port := cptest.FreePort(t)
+	g := cptest.Start(t, "", cptest.Global(port))
+	wrong := zoneToken(t, g, "zone-2")
+	z := cptest.Start(t, "", cptest.Zone("zone-1", port, g.KDSCACertFile(), wrong))
+	// The zone itself runs (a federated zone works without its global), but never links.
+	mustCall(t, http.MethodGet, z.URL+"/", "", http.StatusOK)
+	eventually(t, "the global refused zone-1's link", func() (bool, string) {
+		body := compact(mustCall(t, http.MethodGet, g.URL+"/_replication", "", http.StatusOK))
+		return strings.Contains(body, `"zone-1":{"count":`) && strings.Contains(body, "tokenisforzone"), body
+	})
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", `{"type":"Mesh","name":"demo"}`, http.StatusCreated)
+	code, body := call(t, http.MethodGet, g.URL+"/zones/zone-1", "")
+	if code != http.StatusNotFound {
+		t.Errorf("zone with a wrong token was registered: %d %s", code, body)
+	}
+	if code, _ := call(t, http.MethodGet, z.URL+"/meshes/demo", ""); code != http.StatusNotFound {
+		t.Errorf("zone with a wrong token received the global's mesh")
+	}
+	code, body = call(t, http.MethodPost, g.URL+"/tokens/zone", `{"zone":"Bad_Name","scope":["cp"]}`)
+	if code != http.StatusBadRequest {
+		t.Errorf("token for an invalid zone name = %d %s, want 400", code, body)
+	}
+}
