@@ -138,6 +138,10 @@ func (f *Feed) Sequence() uint64 {
 }
 
 func (p *Projector) apply(feed string, rec events.Record) error {
+	if feed != "" && !rec.Key.Scope.IsGlobal() && rec.Key.Scope.Zone == p.zone {
+		p.setSeq(feed, rec.Sequence) // own resource echoed back by a replica
+		return nil
+	}
 	var res *resources.Resource
 	if !rec.Event.Deleted() {
 		desc, ok := p.reg.ByName(rec.Key.Type)

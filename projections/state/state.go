@@ -101,6 +101,14 @@ func (f *Feed) Sequence() uint64 {
 }
 
 func (s *State) apply(feed string, rec events.Record) error {
+	if feed != "" && rec.Key.Scope == s.local {
+		// This CP's own resource echoed back by a replica (a zone's ingress in the global's
+		// aggregate of all zones' ingresses): the own log is its source of truth.
+		s.mu.Lock()
+		s.feeds[feed] = rec.Sequence
+		s.mu.Unlock()
+		return nil
+	}
 	var entry *Entry
 	name := rec.Key.Name
 	if s.Foreign(rec.Key) {

@@ -1,0 +1,117 @@
+package zonesync_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
+)
+
+// endpointsOf follows a proxy's EDS for one cluster until cond holds for its endpoints
+// ("address:port weight" strings), ACKing every response as Envoy does.
+func endpointsOf(t *testing.T, cp *cptest.CP, nodeID, cluster string, cond func([]string) bool) []string {
+	t.Helper()
+	pem, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID}, TypeUrl: resource.EndpointType, ResourceNames: []string{cluster}}
+	var last []string
+	for {
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("EDS for %s: %v (last: %v)", cluster, err, last)
+		}
+		last = nil
+		for _, a := range resp.GetResources() {
+			var cla endpointv3.ClusterLoadAssignment
+			if err := a.UnmarshalTo(&cla); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range cla.GetEndpoints() {
+				for _, e := range l.GetLbEndpoints() {
+					sa := e.GetEndpoint().GetAddress().GetSocketAddress()
+					last = append(last, fmt.Sprintf("%s:%d %d", sa.GetAddress(), sa.GetPortValue(), e.GetLoadBalancingWeight().GetValue()))
+				}
+			}
+		}
+		if cond(last) {
+			return last
+		}
+		req.VersionInfo, req.ResponseNonce = resp.GetVersionInfo(), resp.GetNonce()
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+const mtlsMesh = `{"type":"Mesh","name":"demo","mtls":{"enabledBackend":"ca-1","backends":[{"name":"ca-1","type":"builtin"}]}}`
+
+// A service running in zone-1 is reachable from zone-2 through zone-1's ingress: zone-1
+// computes the ingress's availableServices, the global carries them to zone-2, and zone-2's
+// consumers get the ingress as an EDS endpoint weighted by the instances behind it. When
+// zone-1 is disabled, its ingress disappears from zone-2's endpoints.
+func TestCrossZoneEndpoints(t *testing.T) {
+	topo := startTopology(t, "")
+	g, z1, z2 := topo.global, topo.z1, topo.z2
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", mtlsMesh, http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "mesh on a zone", status(t, z.URL+"/meshes/demo", http.StatusOK))
+	}
+	mustCall(t, http.MethodPut, z1.URL+"/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1",
+		"networking":{"address":"127.0.0.1","port":10001,"advertisedAddress":"127.0.0.11","advertisedPort":10001}}`, http.StatusCreated)
+	for _, name := range []string{"backend-1", "backend-2"} {
+		mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/"+name, dataplaneNamed(name), http.StatusCreated)
+	}
+	mustCall(t, http.MethodPut, z2.URL+"/meshes/demo/dataplanes/web", `{"type":"Dataplane","mesh":"demo","name":"web",
+		"networking":{"address":"127.0.0.2","inbound":[{"port":8080,"tags":{"kuma.io/service":"web"}}],
+		"outbound":[{"port":10002,"tags":{"kuma.io/service":"backend"}}]}}`, http.StatusCreated)
+
+	eventually(t, "ingress services on the global", func() (bool, string) {
+		_, body := call(t, http.MethodGet, g.URL+"/zoneingresses/zi-1.zone-1", "")
+		body = compact(body)
+		return strings.Contains(body, `"instances":2`) && strings.Contains(body, `"zone":"zone-1"`), body
+	})
+	got := endpointsOf(t, z2, "demo.web", "backend", func(eps []string) bool { return contains(eps, "127.0.0.11:10001 2") })
+	t.Logf("zone-2 endpoints of backend: %v", got)
+
+	// Disabling zone-1 takes its ingress out of zone-2's endpoints.
+	mustCall(t, http.MethodPut, g.URL+"/zones/zone-1", `{"type":"Zone","name":"zone-1","enabled":false}`, http.StatusOK)
+	endpointsOf(t, z2, "demo.web", "backend", func(eps []string) bool { return !contains(eps, "127.0.0.11:10001 2") })
+}
