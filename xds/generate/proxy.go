@@ -6,6 +6,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
 // ErrNoNetworking is returned for a Dataplane without a networking section.
@@ -47,11 +48,9 @@ func (m Mesh) localityAware() bool {
 }
 
 // Dataplane is a Dataplane resource: its meta (name, labels; Dataplane targetRefs select by
-// them) and its spec.
-type Dataplane struct {
-	Meta resources.Meta
-	Spec *core.Dataplane
-}
+// them) and its spec. It is the policy matcher's type, so a Proxy's dataplane can be matched
+// without conversion.
+type Dataplane = rules.Dataplane
 
 // Admin is what kuma-dp reports in the Envoy node metadata about its local ports.
 type Admin struct {
