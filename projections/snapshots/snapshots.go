@@ -16,7 +16,6 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
-	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
 // Publisher receives generated snapshots (xds/server.Server implements it).
@@ -40,12 +39,13 @@ type Generator func(in Input) (map[string][]types.Resource, map[string]string, e
 
 // Input is everything one proxy's config depends on.
 type Input struct {
-	Client      Client
-	Mesh        *resources.Resource
-	Dataplane   *resources.Resource
-	Endpoints   map[string][]generate.Endpoint // by kuma.io/service, for the proxy's outbounds
-	Permissions []*resources.Resource          // MeshTrafficPermissions of the mesh
-	Zone        string
+	Client    Client
+	Mesh      *resources.Resource
+	Dataplane *resources.Resource
+	Endpoints map[string][]generate.Endpoint // by kuma.io/service, for the proxy's outbounds
+	// Policies are the mesh's targetRef policies by type name, each list sorted by name.
+	Policies map[string][]*resources.Resource
+	Zone     string
 }
 
 type dataplane struct {
@@ -59,9 +59,9 @@ type dataplane struct {
 type meshState struct {
 	mesh       *resources.Resource
 	dataplanes map[string]*dataplane
-	providers  map[string]map[string]bool // service -> dataplane names with an inbound for it
-	consumers  map[string]map[string]bool // service -> dataplane names with an outbound to it
-	policies   map[string]*resources.Resource
+	providers  map[string]map[string]bool                // service -> dataplane names with an inbound for it
+	consumers  map[string]map[string]bool                // service -> dataplane names with an outbound to it
+	policies   map[string]map[string]*resources.Resource // type -> name -> policy
 }
 
 // Projector is the projection and the regeneration loop.
@@ -102,7 +102,7 @@ func (p *Projector) meshOf(name string) *meshState {
 	m := p.meshes[name]
 	if m == nil {
 		m = &meshState{dataplanes: map[string]*dataplane{}, providers: map[string]map[string]bool{},
-			consumers: map[string]map[string]bool{}, policies: map[string]*resources.Resource{}}
+			consumers: map[string]map[string]bool{}, policies: map[string]map[string]*resources.Resource{}}
 		p.meshes[name] = m
 	}
 	return m
@@ -133,19 +133,31 @@ func (p *Projector) Apply(rec events.Record) error {
 		p.markMeshLocked(rec.Key.Name)
 	case "Dataplane":
 		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
-	case meshtrafficpermission.Descriptor.Name:
-		m := p.meshOf(rec.Key.Mesh)
-		if res == nil {
-			delete(m.policies, rec.Key.Name)
-		} else {
-			m.policies[rec.Key.Name] = res
-		}
-		p.markMeshLocked(rec.Key.Mesh)
 	default:
-		return nil
+		desc, ok := p.reg.ByName(rec.Key.Type)
+		if !ok || !desc.TargetRef {
+			return nil
+		}
+		// A policy can select any proxy of its mesh, and which ones only the matching rules
+		// know: every proxy of the mesh is regenerated, and versions that do not change
+		// (content hashes) are not pushed.
+		p.applyPolicyLocked(rec.Key.Type, rec.Key.Mesh, rec.Key.Name, res)
 	}
 	p.signal()
 	return nil
+}
+
+func (p *Projector) applyPolicyLocked(typ, mesh, name string, res *resources.Resource) {
+	m := p.meshOf(mesh)
+	if res == nil {
+		delete(m.policies[typ], name)
+	} else {
+		if m.policies[typ] == nil {
+			m.policies[typ] = map[string]*resources.Resource{}
+		}
+		m.policies[typ][name] = res
+	}
+	p.markMeshLocked(mesh)
 }
 
 func (p *Projector) setSeq(seq uint64) {
@@ -360,13 +372,16 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 			in.Endpoints[svc] = append(in.Endpoints[svc], m.dataplanes[provider].endpoints[svc]...)
 		}
 	}
-	names := make([]string, 0, len(m.policies))
-	for n := range m.policies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		in.Permissions = append(in.Permissions, m.policies[n])
+	in.Policies = make(map[string][]*resources.Resource, len(m.policies))
+	for typ, byName := range m.policies {
+		names := make([]string, 0, len(byName))
+		for n := range byName {
+			names = append(names, n)
+		}
+		sort.Strings(names) // stable input, stable versions
+		for _, n := range names {
+			in.Policies[typ] = append(in.Policies[typ], byName[n])
+		}
 	}
 	return in, true
 }

@@ -33,6 +33,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(grpcClientProxy())
 		},
+		"meshtimeout": gen(meshTimeouts),
+		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshTimeoutsGRPCClient())
+		},
 	}
 }
 

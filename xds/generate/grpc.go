@@ -18,12 +18,17 @@ func GRPCClient(p *Proxy) (*Resources, error) {
 		return nil, err
 	}
 	g := &generator{p: p}
+	g.matchPolicies()
 	for _, o := range resolveOutbounds(p) {
 		if g.b.clusters.has(o.cluster) {
 			continue
 		}
-		g.b.listeners.add(g.grpcClientListener(o.cluster, o.cluster))
-		g.b.clusters.add(g.edsCluster(o.cluster, o.tags))
+		listener := g.grpcClientListener(o.cluster, o.cluster)
+		g.grpcClientPolicies(o, listener)
+		g.b.listeners.add(listener)
+		cluster := g.edsCluster(o.cluster, o.tags)
+		g.outboundClusterPolicies(o, cluster)
+		g.b.clusters.add(cluster)
 		g.b.endpoints.add(loadAssignment(o.cluster, p.Endpoints[o.service], o.tags, p.Zone, p.Mesh.localityAware()))
 	}
 	if g.err != nil {

@@ -76,11 +76,15 @@ func serviceProtocol(endpoints []Endpoint, outboundTags map[string]string) strin
 // destination (outbounds to the same service and subset share them).
 func (g *generator) outbounds() {
 	for _, o := range resolveOutbounds(g.p) {
-		g.b.listeners.add(g.outboundListener(o))
+		listener := g.outboundListener(o)
+		g.outboundPolicies(o, listener)
+		g.b.listeners.add(listener)
 		if g.b.clusters.has(o.cluster) {
 			continue
 		}
-		g.b.clusters.add(g.edsCluster(o.cluster, o.tags))
+		cluster := g.edsCluster(o.cluster, o.tags)
+		g.outboundClusterPolicies(o, cluster)
+		g.b.clusters.add(cluster)
 		g.b.endpoints.add(loadAssignment(o.cluster, g.p.Endpoints[o.service], o.tags, g.p.Zone, g.p.Mesh.localityAware()))
 	}
 }

@@ -31,6 +31,8 @@ type Proxy struct {
 	// Permissions are all MeshTrafficPermissions of the mesh; Generate picks the ones that
 	// select each inbound.
 	Permissions []Permission
+	// Policies are the mesh's other targetRef policies.
+	Policies Policies
 }
 
 // Mesh is the proxy's mesh.

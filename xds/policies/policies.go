@@ -5,6 +5,7 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -12,5 +13,6 @@ import (
 func Descriptors() []*resources.Descriptor {
 	return []*resources.Descriptor{
 		meshtrafficpermission.Descriptor,
+		meshtimeout.Descriptor,
 	}
 }

@@ -1,0 +1,79 @@
+package generate
+
+import (
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+
+	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
+)
+
+// Policies are the targetRef policies of the proxy's mesh, one list per type, each policy in
+// the form the rules framework reads. They are all of the mesh's: Generate matches them
+// against the dataplane (the projection does not need to know the matching rules).
+type Policies struct {
+	Timeouts []rules.Policy[meshtimeout.Conf]
+}
+
+// matched is what the policies mean for this proxy. A nil result means no policy of the type
+// selects the proxy: then its configurer does not run and the generator's own defaults (Kuma's
+// defaults without that policy) stay.
+type matched struct {
+	timeouts *rules.Result[meshtimeout.Conf]
+}
+
+func (g *generator) matchPolicies() {
+	dp := g.p.Dataplane
+	if res, err := rules.Compute(dp, g.p.Policies.Timeouts, meshtimeout.Options); err != nil {
+		g.fail(err)
+	} else if len(res.Policies) > 0 {
+		g.m.timeouts = res
+	}
+}
+
+func (g *generator) fail(err error) {
+	if err != nil && g.err == nil {
+		g.err = err
+	}
+}
+
+// inboundPolicies configures an inbound's listener and local cluster. Like Kuma, the inbound's
+// common MeshTimeout conf (rules without a match, merged) applies when the inbound has such
+// rules or no rules at all.
+func (g *generator) inboundPolicies(key rules.Inbound, l *listenerv3.Listener, local *clusterv3.Cluster, protocol string) {
+	if t := g.m.timeouts; t != nil {
+		conf, _, hasCatchAll, err := t.CatchAll(key)
+		g.fail(err)
+		if hasCatchAll || len(t.InboundRules[key]) == 0 {
+			g.fail(meshtimeout.ConfigureListener(l, conf))
+			g.fail(meshtimeout.ConfigureCluster(local, conf, protocol))
+		}
+	}
+}
+
+// outboundPolicies configures an outbound's listener with the to rules of its service.
+func (g *generator) outboundPolicies(o outbound, l *listenerv3.Listener) {
+	if t := g.m.timeouts; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			g.fail(meshtimeout.ConfigureListener(l, r.Conf))
+		}
+	}
+}
+
+// outboundClusterPolicies configures an outbound's cluster. Kuma configures clusters even
+// when no to rule covers the service: they get the timeout defaults.
+func (g *generator) outboundClusterPolicies(o outbound, c *clusterv3.Cluster) {
+	if t := g.m.timeouts; t != nil {
+		r, _ := t.ToRule(o.service)
+		g.fail(meshtimeout.ConfigureCluster(c, r.Conf, o.protocol))
+	}
+}
+
+// grpcClientPolicies configures the API listener of a grpc-go client.
+func (g *generator) grpcClientPolicies(o outbound, l *listenerv3.Listener) {
+	if t := g.m.timeouts; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			g.fail(meshtimeout.ConfigureGRPCClientListener(l, r.Conf))
+		}
+	}
+}

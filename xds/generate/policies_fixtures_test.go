@@ -1,0 +1,90 @@
+package generate_test
+
+import (
+	"time"
+
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/resources/targetref"
+	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
+)
+
+// Fixtures of the targetRef policies' golden tests.
+
+func dur(d time.Duration) *targetref.Duration { return targetref.Dur(d) }
+
+func meshRef() targetref.TargetRef { return targetref.TargetRef{Kind: targetref.Mesh} }
+
+func serviceRef(name string) targetref.TargetRef {
+	return targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr(name)}
+}
+
+// policyProxy: a sidecar with an HTTP and a TCP inbound and HTTP, TCP and gRPC outbounds, the
+// shape every policy golden test configures.
+func policyProxy() *generate.Proxy {
+	return &generate.Proxy{
+		Mesh: plainMesh(),
+		Dataplane: dataplane("web-1", "192.168.0.1",
+			[]core.Inbound{
+				{Port: 8080, ServicePort: 18080, Tags: tags("kuma.io/service", "web", "kuma.io/protocol", "http")},
+				{Port: 9000, Tags: tags("kuma.io/service", "web-tcp", "kuma.io/protocol", "tcp")},
+			},
+			[]core.Outbound{
+				{Port: 10001, Tags: tags("kuma.io/service", "backend")},
+				{Port: 10002, Tags: tags("kuma.io/service", "db")},
+				{Port: 10003, Tags: tags("kuma.io/service", "orders")},
+			}),
+		Zone: "zone-1",
+		Endpoints: map[string][]generate.Endpoint{
+			"backend": {ep("192.168.0.4", 8084, "", "kuma.io/service", "backend", "kuma.io/protocol", "http")},
+			"db":      {ep("192.168.0.10", 5432, "", "kuma.io/service", "db", "kuma.io/protocol", "tcp")},
+			"orders":  {ep("192.168.0.5", 9090, "", "kuma.io/service", "orders", "kuma.io/protocol", "grpc")},
+		},
+	}
+}
+
+func timeoutPolicy(name string, spec *meshtimeout.Spec) rules.Policy[meshtimeout.Conf] {
+	return meshtimeout.Policy(resources.Meta{Mesh: "default", Name: name}, spec)
+}
+
+// meshTimeouts: Kuma's default MeshTimeout, overridden for the backend and db outbounds by a
+// policy on the web service, and an inbound rule on the TCP inbound.
+func meshTimeouts() *generate.Proxy {
+	p := policyProxy()
+	defaults := meshtimeout.Conf{ConnectionTimeout: dur(5 * time.Second), IdleTimeout: dur(time.Hour),
+		Http: &meshtimeout.Http{RequestTimeout: dur(15 * time.Second), StreamIdleTimeout: dur(30 * time.Minute)}}
+	p.Policies.Timeouts = []rules.Policy[meshtimeout.Conf]{
+		timeoutPolicy("mesh-timeout-all-default", &meshtimeout.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.Mesh},
+			From:      &[]meshtimeout.From{{TargetRef: meshRef(), Default: defaults}},
+			To:        &[]meshtimeout.To{{TargetRef: meshRef(), Default: defaults}},
+		}),
+		timeoutPolicy("web-outbounds", &meshtimeout.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")},
+			To: &[]meshtimeout.To{
+				{TargetRef: serviceRef("backend"), Default: meshtimeout.Conf{ConnectionTimeout: dur(2 * time.Second),
+					Http: &meshtimeout.Http{RequestTimeout: dur(time.Minute), MaxStreamDuration: dur(2 * time.Minute),
+						MaxConnectionDuration: dur(time.Hour), RequestHeadersTimeout: dur(3 * time.Second)}}},
+				{TargetRef: serviceRef("db"), Default: meshtimeout.Conf{IdleTimeout: dur(10 * time.Minute)}},
+				{TargetRef: serviceRef("orders"), Default: meshtimeout.Conf{Http: &meshtimeout.Http{MaxStreamDuration: dur(time.Second)}}},
+			},
+		}),
+		timeoutPolicy("tcp-inbound", &meshtimeout.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web-tcp")},
+			Rules:     &[]meshtimeout.Rule{{Default: meshtimeout.Conf{IdleTimeout: dur(20 * time.Minute)}}},
+		}),
+		// Selects no inbound of this proxy: ignored.
+		timeoutPolicy("other-service", &meshtimeout.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("other")},
+			To:        &[]meshtimeout.To{{TargetRef: meshRef(), Default: meshtimeout.Conf{IdleTimeout: dur(time.Second)}}},
+		}),
+	}
+	return p
+}
+
+// meshTimeoutsGRPCClient: the same policies for a grpc-go client.
+func meshTimeoutsGRPCClient() *generate.Proxy {
+	return meshTimeouts()
+}
