@@ -349,3 +349,43 @@ func compareMatch(a, b *targetref.Match) int {
 	}
 	return cmp.Or(cmp.Compare(spiffeScore(mb.SpiffeID), spiffeScore(ma.SpiffeID)), cmp.Compare(sniScore(mb.SNI), sniScore(ma.SNI)))
 }
+
+// View is a Result with its confs as plain values (what they encode to in JSON), so that
+// results of every policy type can be listed together, as the inspect API does.
+type View struct {
+	Type         string
+	Policies     []resources.Meta
+	To           []Rule[any]
+	ByInbound    map[Inbound][]resources.Meta
+	From         map[Inbound][]Rule[any]
+	InboundRules map[Inbound][]InboundRule[any]
+	// CatchAll is the merged conf of each inbound's match-less rules (see Result.CatchAll).
+	CatchAll map[Inbound]Rule[any]
+}
+
+// View erases the conf type of r.
+func (r *Result[C]) View(typ string) (View, error) {
+	v := View{Type: typ, Policies: r.Policies, ByInbound: r.ByInbound, From: map[Inbound][]Rule[any]{},
+		InboundRules: map[Inbound][]InboundRule[any]{}, CatchAll: map[Inbound]Rule[any]{}}
+	for _, x := range r.To {
+		v.To = append(v.To, Rule[any]{Subset: x.Subset, Conf: x.Conf, Origins: x.Origins})
+	}
+	for in, rs := range r.From {
+		for _, x := range rs {
+			v.From[in] = append(v.From[in], Rule[any]{Subset: x.Subset, Conf: x.Conf, Origins: x.Origins})
+		}
+	}
+	for in, rs := range r.InboundRules {
+		for _, x := range rs {
+			v.InboundRules[in] = append(v.InboundRules[in], InboundRule[any]{Match: x.Match, Conf: x.Conf, Origin: x.Origin})
+		}
+		conf, origins, ok, err := r.CatchAll(in)
+		if err != nil {
+			return View{}, err
+		}
+		if ok {
+			v.CatchAll[in] = Rule[any]{Conf: conf, Origins: origins}
+		}
+	}
+	return v, nil
+}
