@@ -7,6 +7,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
@@ -29,6 +30,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtrafficpermission.Spec); ok {
 			proxy.Permissions = append(proxy.Permissions, generate.Permission{Meta: p.Meta, Spec: spec})
+		}
+	}
+	for _, p := range in.Policies[meshretry.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshretry.Spec); ok {
+			proxy.Policies.Retries = append(proxy.Policies.Retries, meshretry.Policy(p.Meta, spec))
 		}
 	}
 	for _, p := range in.Policies[meshtimeout.Descriptor.Name] {

@@ -34,6 +34,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 			return generate.GRPCClient(grpcClientProxy())
 		},
 		"meshtimeout": gen(meshTimeouts),
+		"meshretry":   gen(meshRetries),
+		"meshretry-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshRetries())
+		},
 		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},

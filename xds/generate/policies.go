@@ -4,6 +4,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -13,6 +14,7 @@ import (
 // against the dataplane (the projection does not need to know the matching rules).
 type Policies struct {
 	Timeouts []rules.Policy[meshtimeout.Conf]
+	Retries  []rules.Policy[meshretry.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type
@@ -20,6 +22,7 @@ type Policies struct {
 // defaults without that policy) stay.
 type matched struct {
 	timeouts *rules.Result[meshtimeout.Conf]
+	retries  *rules.Result[meshretry.Conf]
 }
 
 func (g *generator) matchPolicies() {
@@ -28,6 +31,11 @@ func (g *generator) matchPolicies() {
 		g.fail(err)
 	} else if len(res.Policies) > 0 {
 		g.m.timeouts = res
+	}
+	if res, err := rules.Compute(dp, g.p.Policies.Retries, rules.Options{}); err != nil {
+		g.fail(err)
+	} else if len(res.Policies) > 0 {
+		g.m.retries = res
 	}
 }
 
@@ -58,6 +66,11 @@ func (g *generator) outboundPolicies(o outbound, l *listenerv3.Listener) {
 			g.fail(meshtimeout.ConfigureListener(l, r.Conf))
 		}
 	}
+	if t := g.m.retries; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			g.fail(meshretry.ConfigureListener(l, r.Conf, o.protocol))
+		}
+	}
 }
 
 // outboundClusterPolicies configures an outbound's cluster. Kuma configures clusters even
@@ -74,6 +87,11 @@ func (g *generator) grpcClientPolicies(o outbound, l *listenerv3.Listener) {
 	if t := g.m.timeouts; t != nil {
 		if r, ok := t.ToRule(o.service); ok {
 			g.fail(meshtimeout.ConfigureGRPCClientListener(l, r.Conf))
+		}
+	}
+	if t := g.m.retries; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			g.fail(meshretry.ConfigureGRPCClientListener(l, r.Conf))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -87,4 +88,48 @@ func meshTimeouts() *generate.Proxy {
 // meshTimeoutsGRPCClient: the same policies for a grpc-go client.
 func meshTimeoutsGRPCClient() *generate.Proxy {
 	return meshTimeouts()
+}
+
+func u32(v uint32) *uint32 { return &v }
+
+func retryPolicy(name string, spec *meshretry.Spec) rules.Policy[meshretry.Conf] {
+	return meshretry.Policy(resources.Meta{Mesh: "default", Name: name}, spec)
+}
+
+// meshRetries: Kuma's default MeshRetry, and a policy on the web service with every HTTP
+// retry feature towards backend and gRPC retries towards orders.
+func meshRetries() *generate.Proxy {
+	p := policyProxy()
+	backOff := &meshretry.BackOff{BaseInterval: dur(25 * time.Millisecond), MaxInterval: dur(250 * time.Millisecond)}
+	p.Policies.Retries = []rules.Policy[meshretry.Conf]{
+		retryPolicy("mesh-retry-all-default", &meshretry.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.Mesh},
+			To: &[]meshretry.To{{TargetRef: meshRef(), Default: meshretry.Conf{
+				TCP:  &meshretry.TCP{MaxConnectAttempt: u32(5)},
+				HTTP: &meshretry.HTTP{NumRetries: u32(5), PerTryTimeout: dur(16 * time.Second), BackOff: backOff},
+				GRPC: &meshretry.GRPC{NumRetries: u32(5), PerTryTimeout: dur(16 * time.Second), BackOff: backOff},
+			}}},
+		}),
+		retryPolicy("web-retries", &meshretry.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")},
+			To: &[]meshretry.To{
+				{TargetRef: serviceRef("backend"), Default: meshretry.Conf{HTTP: &meshretry.HTTP{
+					RetryOn: &[]meshretry.HTTPRetryOn{"5xx", "503", "HttpMethodGet", "Reset"},
+					BackOff: &meshretry.BackOff{MaxInterval: dur(time.Second)},
+					RateLimitedBackOff: &meshretry.RateLimitedBackOff{MaxInterval: dur(time.Minute),
+						ResetHeaders: &[]meshretry.ResetHeader{{Name: "retry-after", Format: meshretry.Seconds}}},
+					RetriableRequestHeaders:  &[]targetref.HeaderMatch{{Name: "x-retry", Type: targetref.Ptr(targetref.HeaderMatchPresent)}},
+					RetriableResponseHeaders: &[]targetref.HeaderMatch{{Name: "x-status", Value: "busy"}},
+					HostSelection: &[]meshretry.Predicate{{PredicateType: meshretry.OmitPreviousHosts},
+						{PredicateType: meshretry.OmitHostsWithTags, Tags: &map[string]string{"version": "v1"}},
+						{PredicateType: meshretry.OmitPreviousPriorities, UpdateFrequency: 2}},
+					HostSelectionMaxAttempts: targetref.Ptr(int64(3)),
+				}}},
+				{TargetRef: serviceRef("orders"), Default: meshretry.Conf{GRPC: &meshretry.GRPC{
+					NumRetries: u32(3), RetryOn: &[]meshretry.GRPCRetryOn{"Unavailable"}}}},
+				{TargetRef: serviceRef("db"), Default: meshretry.Conf{TCP: &meshretry.TCP{MaxConnectAttempt: u32(2)}}},
+			},
+		}),
+	}
+	return p
 }

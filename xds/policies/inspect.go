@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
@@ -36,6 +37,7 @@ func typed[S any, C any](desc *resources.Descriptor, opts rules.Options, conv fu
 var matchers = []matcher{
 	typed(meshtrafficpermission.Descriptor, rules.Options{}, permissionPolicy),
 	typed(meshtimeout.Descriptor, meshtimeout.Options, meshtimeout.Policy),
+	typed(meshretry.Descriptor, rules.Options{}, meshretry.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

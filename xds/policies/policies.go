@@ -5,6 +5,7 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
@@ -14,5 +15,6 @@ func Descriptors() []*resources.Descriptor {
 	return []*resources.Descriptor{
 		meshtrafficpermission.Descriptor,
 		meshtimeout.Descriptor,
+		meshretry.Descriptor,
 	}
 }
