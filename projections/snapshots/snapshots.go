@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 
@@ -42,7 +43,8 @@ type Input struct {
 	Client    Client
 	Mesh      *resources.Resource
 	Dataplane *resources.Resource
-	Endpoints map[string][]generate.Endpoint // by kuma.io/service, for the proxy's outbounds
+	// Endpoints by kuma.io/service, for the proxy's outbounds and the services routes name.
+	Endpoints map[string][]generate.Endpoint
 	// Policies are the mesh's targetRef policies by type name, each list sorted by name.
 	Policies map[string][]*resources.Resource
 	Zone     string
@@ -62,6 +64,8 @@ type meshState struct {
 	providers  map[string]map[string]bool                // service -> dataplane names with an inbound for it
 	consumers  map[string]map[string]bool                // service -> dataplane names with an outbound to it
 	policies   map[string]map[string]*resources.Resource // type -> name -> policy
+	// routeBackends are the services the mesh's route policies send traffic to.
+	routeBackends map[string]bool
 }
 
 // Projector is the projection and the regeneration loop.
@@ -157,6 +161,7 @@ func (p *Projector) applyPolicyLocked(typ, mesh, name string, res *resources.Res
 		}
 		m.policies[typ][name] = res
 	}
+	m.indexRouteBackendsLocked()
 	p.markMeshLocked(mesh)
 }
 
@@ -196,6 +201,10 @@ func (p *Projector) applyDataplaneLocked(mesh, name string, res *resources.Resou
 	}
 	p.markLocked(mesh, name)
 	for svc := range affected {
+		if m.routeBackends[svc] {
+			// Any proxy whose routes reach svc may be affected: the routes say which.
+			p.markMeshLocked(mesh)
+		}
 		for consumer := range m.consumers[svc] {
 			p.markLocked(mesh, consumer)
 		}
@@ -362,7 +371,13 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 		return Input{}, false
 	}
 	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]generate.Endpoint{}, Zone: p.zone}
-	for _, svc := range dp.consumes {
+	services := slices.Clone(dp.consumes)
+	for svc := range m.routeBackends {
+		if !slices.Contains(services, svc) {
+			services = append(services, svc)
+		}
+	}
+	for _, svc := range services {
 		providers := make([]string, 0, len(m.providers[svc]))
 		for provider := range m.providers[svc] {
 			providers = append(providers, provider)

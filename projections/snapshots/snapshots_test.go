@@ -198,3 +198,27 @@ func TestPolicyChangesStayInTheirMesh(t *testing.T) {
 		t.Fatalf("listeners after delete %s, want %s", got, before)
 	}
 }
+
+// A route to a service the proxy has no outbound for brings that service's endpoints into
+// the proxy's config, and new instances of it reach the proxy.
+func TestRouteBackendsFollowEndpoints(t *testing.T) {
+	h := newHarness(t)
+	// An HTTP outbound: routes only apply to HTTP traffic.
+	h.apply("Dataplane", "default", "a", strings.Replace(dp("a", 18001, "a", "backend"),
+		`"kuma.io/service":"backend"`, `"kuma.io/service":"backend","kuma.io/protocol":"http"`, 1))
+	h.p.Connect(Client{NodeID: "default.a", Mesh: "default", Name: "a"})
+	h.apply("MeshHTTPRoute", "default", "r", `{"type":"MeshHTTPRoute","mesh":"default","name":"r","spec":{"to":[{
+ "targetRef":{"kind":"MeshService","name":"backend"},
+ "rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/pay"}}],"default":{"backendRefs":[{"kind":"MeshService","name":"payments"}]}}]}]}}`)
+	h.waitCount("default.a", 1)
+	h.settle()
+	before := h.rec.versions["default.a"][resourceEndpointType]
+	n := h.rec.count("default.a")
+
+	h.apply("Dataplane", "default", "payments-1", dp("payments-1", 18005, "payments", ""))
+	h.waitCount("default.a", n+1)
+	h.settle()
+	if h.rec.versions["default.a"][resourceEndpointType] == before {
+		t.Fatal("a's endpoints did not change when the route's backend got an instance")
+	}
+}

@@ -35,6 +35,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		},
 		"meshtimeout": gen(meshTimeouts),
 		"meshretry":   gen(meshRetries),
+		"meshroutes":  gen(meshRoutes),
+		"meshroutes-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshRoutes())
+		},
 		"meshretry-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshRetries())
 		},

@@ -7,7 +7,9 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -130,6 +132,81 @@ func meshRetries() *generate.Proxy {
 				{TargetRef: serviceRef("db"), Default: meshretry.Conf{TCP: &meshretry.TCP{MaxConnectAttempt: u32(2)}}},
 			},
 		}),
+	}
+	return p
+}
+
+func httpRoutePolicy(name string, top *targetref.TargetRef, to ...meshhttproute.To) rules.Policy[meshhttproute.Conf] {
+	return meshhttproute.Policy(resources.Meta{Mesh: "default", Name: name}, &meshhttproute.Spec{TargetRef: top, To: &to})
+}
+
+func subsetRef(service string, weight uint, kv ...string) targetref.BackendRef {
+	return targetref.BackendRef{TargetRef: targetref.TargetRef{Kind: targetref.MeshServiceSubset, Name: targetref.Ptr(service),
+		Tags: targetref.Ptr(tags(kv...))}, Weight: &weight}
+}
+
+func prefix(p string) *meshhttproute.PathMatch {
+	return &meshhttproute.PathMatch{Type: meshhttproute.PathPrefix, Value: p}
+}
+
+// meshRoutes: MeshHTTPRoutes with every match and filter kind towards backend (a 90/10 split
+// by version, overridden in part by a more specific policy), a header-matched split for the
+// gRPC service orders, and a MeshTCPRoute splitting db traffic with a replica.
+func meshRoutes() *generate.Proxy {
+	p := policyProxy()
+	p.Endpoints["backend"] = []generate.Endpoint{
+		ep("192.168.0.4", 8084, "", "kuma.io/service", "backend", "kuma.io/protocol", "http", "version", "v1"),
+		ep("192.168.0.6", 8086, "", "kuma.io/service", "backend", "kuma.io/protocol", "http", "version", "v2"),
+	}
+	p.Endpoints["payments"] = []generate.Endpoint{ep("192.168.0.7", 8087, "", "kuma.io/service", "payments", "kuma.io/protocol", "http")}
+	p.Endpoints["db-replica"] = []generate.Endpoint{ep("192.168.0.11", 5432, "", "kuma.io/service", "db-replica", "kuma.io/protocol", "tcp")}
+	p.Endpoints["orders"] = append(p.Endpoints["orders"], ep("192.168.0.8", 9090, "", "kuma.io/service", "orders", "kuma.io/protocol", "grpc", "version", "canary"))
+	get := meshhttproute.Method("GET")
+	split := []targetref.BackendRef{subsetRef("backend", 90, "version", "v1"), subsetRef("backend", 10, "version", "v2")}
+	mirrorPct := meshhttproute.Percentage{Value: "12.5", Quoted: true}
+	p.Policies.HTTPRoutes = []rules.Policy[meshhttproute.Conf]{
+		httpRoutePolicy("backend-routes", nil, meshhttproute.To{TargetRef: serviceRef("backend"), Rules: []meshhttproute.Rule{
+			{Matches: []meshhttproute.Match{{Path: prefix("/api"), Method: &get,
+				Headers:     &[]targetref.HeaderMatch{{Name: "x-version", Value: "v2"}, {Name: "x-debug", Type: targetref.Ptr(targetref.HeaderMatchPresent)}},
+				QueryParams: &[]meshhttproute.QueryParamsMatch{{Type: meshhttproute.ExactQueryMatch, Name: "debug", Value: "1"}}}},
+				Default: meshhttproute.RuleConf{BackendRefs: &[]targetref.BackendRef{subsetRef("backend", 1, "version", "v2")}}},
+			{Matches: []meshhttproute.Match{{Path: prefix("/api")}}, Default: meshhttproute.RuleConf{BackendRefs: &split}},
+			{Matches: []meshhttproute.Match{{Path: &meshhttproute.PathMatch{Type: meshhttproute.Exact, Value: "/login"}}},
+				Default: meshhttproute.RuleConf{Filters: &[]meshhttproute.Filter{{Type: meshhttproute.RequestRedirectType,
+					RequestRedirect: &meshhttproute.RequestRedirect{Scheme: targetref.Ptr("https"), StatusCode: 301,
+						Hostname: targetref.Ptr(meshhttproute.PreciseHostname("login.example.com"))}}}}},
+			{Matches: []meshhttproute.Match{{Path: prefix("/old")}}, Default: meshhttproute.RuleConf{Filters: &[]meshhttproute.Filter{
+				{Type: meshhttproute.URLRewriteType, URLRewrite: &meshhttproute.URLRewrite{
+					Path: &meshhttproute.PathRewrite{Type: meshhttproute.ReplacePrefixMatchType, ReplacePrefixMatch: targetref.Ptr("/new")}}},
+				{Type: meshhttproute.RequestHeaderModifierType, RequestHeaderModifier: &meshhttproute.HeaderModifier{
+					Set: &[]meshhttproute.HeaderKeyValue{{Name: "x-set", Value: "1"}}, Add: &[]meshhttproute.HeaderKeyValue{{Name: "x-add", Value: "2"}},
+					Remove: &[]string{"x-remove"}}},
+				{Type: meshhttproute.ResponseHeaderModifierType, ResponseHeaderModifier: &meshhttproute.HeaderModifier{
+					Set: &[]meshhttproute.HeaderKeyValue{{Name: "x-served-by", Value: "jetmesh"}}}},
+			}}},
+			{Matches: []meshhttproute.Match{{Path: &meshhttproute.PathMatch{Type: meshhttproute.RegularExpression, Value: "/v[0-9]+/.*"}}},
+				Default: meshhttproute.RuleConf{Filters: &[]meshhttproute.Filter{{Type: meshhttproute.RequestMirrorType,
+					RequestMirror: &meshhttproute.RequestMirror{Percentage: &mirrorPct,
+						BackendRef: targetref.BackendRef{TargetRef: serviceRef("payments")}}}}}},
+		}}),
+		// More specific: its /api rule replaces the backendRefs of the mesh-wide one.
+		httpRoutePolicy("web-api", &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")},
+			meshhttproute.To{TargetRef: serviceRef("backend"), Rules: []meshhttproute.Rule{
+				{Matches: []meshhttproute.Match{{Path: prefix("/api")}},
+					Default: meshhttproute.RuleConf{BackendRefs: &[]targetref.BackendRef{subsetRef("backend", 80, "version", "v1"), subsetRef("backend", 20, "version", "v2")}}},
+			}},
+			meshhttproute.To{TargetRef: serviceRef("orders"), Rules: []meshhttproute.Rule{
+				{Matches: []meshhttproute.Match{{Headers: &[]targetref.HeaderMatch{{Name: "x-canary", Type: targetref.Ptr(targetref.HeaderMatchPrefix), Value: "yes"}}}},
+					Default: meshhttproute.RuleConf{BackendRefs: &[]targetref.BackendRef{subsetRef("orders", 1, "version", "canary")}}},
+			}}),
+	}
+	replica := targetref.BackendRef{TargetRef: serviceRef("db-replica"), Weight: targetref.Ptr(uint(80))}
+	primary := targetref.BackendRef{TargetRef: serviceRef("db"), Weight: targetref.Ptr(uint(20))}
+	p.Policies.TCPRoutes = []rules.Policy[meshtcproute.Rule]{
+		meshtcproute.Policy(resources.Meta{Mesh: "default", Name: "db-split"}, &meshtcproute.Spec{To: &[]meshtcproute.To{{
+			TargetRef: serviceRef("db"),
+			Rules:     []meshtcproute.Rule{{Default: meshtcproute.RuleConf{BackendRefs: &[]targetref.BackendRef{replica, primary}}}},
+		}}}),
 	}
 	return p
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
@@ -38,6 +40,8 @@ var matchers = []matcher{
 	typed(meshtrafficpermission.Descriptor, rules.Options{}, permissionPolicy),
 	typed(meshtimeout.Descriptor, meshtimeout.Options, meshtimeout.Policy),
 	typed(meshretry.Descriptor, rules.Options{}, meshretry.Policy),
+	typed(meshhttproute.Descriptor, rules.Options{}, meshhttproute.Policy),
+	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

@@ -5,7 +5,9 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
@@ -16,5 +18,7 @@ func Descriptors() []*resources.Descriptor {
 		meshtrafficpermission.Descriptor,
 		meshtimeout.Descriptor,
 		meshretry.Descriptor,
+		meshhttproute.Descriptor,
+		meshtcproute.Descriptor,
 	}
 }

@@ -22,6 +22,9 @@ func Merge[C any](confs []C) (C, error) {
 	if len(confs) == 0 {
 		return out, nil
 	}
+	if m, ok := any(out).(Merger[C]); ok {
+		return m.MergeConfs(confs)
+	}
 	var acc map[string]any
 	for i, c := range confs {
 		b, err := json.Marshal(c)
@@ -46,6 +49,12 @@ func Merge[C any](confs []C) (C, error) {
 		return out, fmt.Errorf("merge: decode result: %w", err)
 	}
 	return out, nil
+}
+
+// Merger is implemented (on the value type) by confs that Kuma merges with rules of their
+// own: MeshHTTPRoute merges its rules by their matches instead of replacing the list.
+type Merger[C any] interface {
+	MergeConfs(confs []C) (C, error)
 }
 
 // mergeObject applies patch to target (RFC 7396), with the append rule for lists.
