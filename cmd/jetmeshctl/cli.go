@@ -24,6 +24,7 @@ Commands:
   diff      what changed in labels and spec between two revisions of a resource
   get       resources as they are now, or as they were at a time or sequence (--at)
   revert    put a resource back to an earlier revision, recorded as a new revision
+  inspect   which policies apply to a dataplane, per inbound and outbound, and their result
 
 Flags of every command:
   --api-address URL    the control plane's API (default http://127.0.0.1:5681,
@@ -58,6 +59,7 @@ var commands = map[string]commandFunc{
 	"diff":    cmdDiff,
 	"get":     cmdGet,
 	"revert":  cmdRevert,
+	"inspect": cmdInspect,
 }
 
 // globals are the flags every command takes.

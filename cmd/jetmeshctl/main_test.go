@@ -216,3 +216,27 @@ func waitFor(t *testing.T, out *syncBuffer, name string) {
 		<-tick.C
 	}
 }
+
+// inspect shows, per inbound and outbound, the policies that apply and the merged result.
+func TestInspectDataplane(t *testing.T) {
+	cp := cptest.Start(t, "")
+	send(t, cp, "PUT", "/meshes/default/dataplanes/web-1", `{"type":"Dataplane","mesh":"default","name":"web-1",
+ "networking":{"address":"127.0.0.1","inbound":[{"port":18080,"tags":{"kuma.io/service":"web"}}],
+ "outbound":[{"port":10001,"tags":{"kuma.io/service":"backend"}}]}}`)
+	send(t, cp, "PUT", "/meshes/default/meshtimeouts/all", `{"type":"MeshTimeout","mesh":"default","name":"all","spec":{
+ "to":[{"targetRef":{"kind":"Mesh"},"default":{"idleTimeout":"1h"}}],"from":[{"targetRef":{"kind":"Mesh"},"default":{"idleTimeout":"2h"}}]}}`)
+	send(t, cp, "PUT", "/meshes/default/meshtimeouts/web", `{"type":"MeshTimeout","mesh":"default","name":"web","spec":{
+ "targetRef":{"kind":"MeshService","name":"web"},"to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"connectionTimeout":"2s"}}]}}`)
+
+	out := mustCtl(t, cp, "inspect", "dataplane", "web-1")
+	if !hasRow(out, "MeshTimeout", "outbound 127.0.0.1:10001", "backend", "all,web", `{"connectionTimeout":"2s","idleTimeout":"1h0m0s"}`) ||
+		!hasRow(out, "MeshTimeout", "inbound 127.0.0.1:18080", "web", "all", `{"idleTimeout":"2h0m0s"}`) {
+		t.Errorf("inspect output:\n%s", out)
+	}
+	if code, _, _ := ctl(t, cp, "inspect", "mesh", "default"); code != 2 {
+		t.Errorf("inspect mesh: exit %d, want 2", code)
+	}
+	if code, _, errOut := ctl(t, cp, "inspect", "dataplane", "nope"); code != 1 {
+		t.Errorf("inspect of a missing dataplane: exit %d (%s)", code, errOut)
+	}
+}

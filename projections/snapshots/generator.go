@@ -7,6 +7,10 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -25,9 +29,29 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 		Admin:     generate.Admin{Port: in.Client.AdminPort},
 		Endpoints: in.Endpoints,
 	}
-	for _, p := range in.Permissions {
+	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtrafficpermission.Spec); ok {
 			proxy.Permissions = append(proxy.Permissions, generate.Permission{Meta: p.Meta, Spec: spec})
+		}
+	}
+	for _, p := range in.Policies[meshhttproute.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshhttproute.Spec); ok {
+			proxy.Policies.HTTPRoutes = append(proxy.Policies.HTTPRoutes, meshhttproute.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshtcproute.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshtcproute.Spec); ok {
+			proxy.Policies.TCPRoutes = append(proxy.Policies.TCPRoutes, meshtcproute.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshretry.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshretry.Spec); ok {
+			proxy.Policies.Retries = append(proxy.Policies.Retries, meshretry.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshtimeout.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshtimeout.Spec); ok {
+			proxy.Policies.Timeouts = append(proxy.Policies.Timeouts, meshtimeout.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

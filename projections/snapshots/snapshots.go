@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 
@@ -16,7 +17,6 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
-	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
 // Publisher receives generated snapshots (xds/server.Server implements it).
@@ -40,12 +40,14 @@ type Generator func(in Input) (map[string][]types.Resource, map[string]string, e
 
 // Input is everything one proxy's config depends on.
 type Input struct {
-	Client      Client
-	Mesh        *resources.Resource
-	Dataplane   *resources.Resource
-	Endpoints   map[string][]generate.Endpoint // by kuma.io/service, for the proxy's outbounds
-	Permissions []*resources.Resource          // MeshTrafficPermissions of the mesh
-	Zone        string
+	Client    Client
+	Mesh      *resources.Resource
+	Dataplane *resources.Resource
+	// Endpoints by kuma.io/service, for the proxy's outbounds and the services routes name.
+	Endpoints map[string][]generate.Endpoint
+	// Policies are the mesh's targetRef policies by type name, each list sorted by name.
+	Policies map[string][]*resources.Resource
+	Zone     string
 }
 
 type dataplane struct {
@@ -59,9 +61,11 @@ type dataplane struct {
 type meshState struct {
 	mesh       *resources.Resource
 	dataplanes map[string]*dataplane
-	providers  map[string]map[string]bool // service -> dataplane names with an inbound for it
-	consumers  map[string]map[string]bool // service -> dataplane names with an outbound to it
-	policies   map[string]*resources.Resource
+	providers  map[string]map[string]bool                // service -> dataplane names with an inbound for it
+	consumers  map[string]map[string]bool                // service -> dataplane names with an outbound to it
+	policies   map[string]map[string]*resources.Resource // type -> name -> policy
+	// routeBackends are the services the mesh's route policies send traffic to.
+	routeBackends map[string]bool
 }
 
 // Projector is the projection and the regeneration loop.
@@ -108,7 +112,7 @@ func (p *Projector) meshOf(name string) *meshState {
 	m := p.meshes[name]
 	if m == nil {
 		m = &meshState{dataplanes: map[string]*dataplane{}, providers: map[string]map[string]bool{},
-			consumers: map[string]map[string]bool{}, policies: map[string]*resources.Resource{}}
+			consumers: map[string]map[string]bool{}, policies: map[string]map[string]*resources.Resource{}}
 		p.meshes[name] = m
 	}
 	return m
@@ -182,19 +186,32 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 			return nil // another zone's dataplanes reach this zone through its ingress
 		}
 		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
-	case meshtrafficpermission.Descriptor.Name:
-		m := p.meshOf(rec.Key.Mesh)
-		if res == nil {
-			delete(m.policies, rec.Key.Name)
-		} else {
-			m.policies[rec.Key.Name] = res
-		}
-		p.markMeshLocked(rec.Key.Mesh)
 	default:
-		return nil
+		desc, ok := p.reg.ByName(rec.Key.Type)
+		if !ok || !desc.TargetRef {
+			return nil
+		}
+		// A policy can select any proxy of its mesh, and which ones only the matching rules
+		// know: every proxy of the mesh is regenerated, and versions that do not change
+		// (content hashes) are not pushed.
+		p.applyPolicyLocked(rec.Key.Type, rec.Key.Mesh, rec.Key.Name, res)
 	}
 	p.signal()
 	return nil
+}
+
+func (p *Projector) applyPolicyLocked(typ, mesh, name string, res *resources.Resource) {
+	m := p.meshOf(mesh)
+	if res == nil {
+		delete(m.policies[typ], name)
+	} else {
+		if m.policies[typ] == nil {
+			m.policies[typ] = map[string]*resources.Resource{}
+		}
+		m.policies[typ][name] = res
+	}
+	m.indexRouteBackendsLocked()
+	p.markMeshLocked(mesh)
 }
 
 func (p *Projector) setSeq(feed string, seq uint64) {
@@ -287,6 +304,10 @@ func (p *Projector) applyDataplaneLocked(mesh, name string, res *resources.Resou
 	}
 	p.markLocked(mesh, name)
 	for svc := range affected {
+		if m.routeBackends[svc] {
+			// Any proxy whose routes reach svc may be affected: the routes say which.
+			p.markMeshLocked(mesh)
+		}
 		for consumer := range m.consumers[svc] {
 			p.markLocked(mesh, consumer)
 		}
@@ -454,7 +475,13 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 	}
 	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]generate.Endpoint{}, Zone: p.zone}
 	remote, ingresses := p.remoteEndpointsLocked(m)
-	for _, svc := range dp.consumes {
+	services := slices.Clone(dp.consumes)
+	for svc := range m.routeBackends {
+		if !slices.Contains(services, svc) {
+			services = append(services, svc)
+		}
+	}
+	for _, svc := range services {
 		providers := make([]string, 0, len(m.providers[svc]))
 		for provider := range m.providers[svc] {
 			providers = append(providers, provider)
@@ -471,13 +498,16 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 		}
 		in.Endpoints[svc] = append(in.Endpoints[svc], remote[svc]...)
 	}
-	names := make([]string, 0, len(m.policies))
-	for n := range m.policies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		in.Permissions = append(in.Permissions, m.policies[n])
+	in.Policies = make(map[string][]*resources.Resource, len(m.policies))
+	for typ, byName := range m.policies {
+		names := make([]string, 0, len(byName))
+		for n := range byName {
+			names = append(names, n)
+		}
+		sort.Strings(names) // stable input, stable versions
+		for _, n := range names {
+			in.Policies[typ] = append(in.Policies[typ], byName[n])
+		}
 	}
 	return in, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,3 +163,62 @@ const (
 	resourceEndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 	resourceListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
 )
+
+// A targetRef policy reaches the proxies of its mesh and changes their config; proxies of
+// other meshes are not regenerated.
+func TestPolicyChangesStayInTheirMesh(t *testing.T) {
+	h := newHarness(t)
+	h.apply("Mesh", "", "other", `{"type":"Mesh","name":"other"}`)
+	h.apply("Dataplane", "default", "a", dp("a", 18001, "a", "backend"))
+	h.apply("Dataplane", "other", "x", strings.Replace(dp("x", 18001, "x", "backend"), `"mesh":"default"`, `"mesh":"other"`, 1))
+	h.p.Connect(Client{NodeID: "default.a", Mesh: "default", Name: "a"})
+	h.p.Connect(Client{NodeID: "other.x", Mesh: "other", Name: "x"})
+	h.waitCount("default.a", 1)
+	h.waitCount("other.x", 1)
+	h.settle()
+	a, x := h.rec.count("default.a"), h.rec.count("other.x")
+	before := h.rec.versions["default.a"][resourceListenerType]
+
+	h.apply("MeshTimeout", "default", "t", `{"type":"MeshTimeout","mesh":"default","name":"t","spec":{"to":[{"targetRef":{"kind":"Mesh"},"default":{"idleTimeout":"1m"}}]}}`)
+	h.waitCount("default.a", a+1)
+	h.settle()
+	if got := h.rec.count("other.x"); got != x {
+		t.Fatalf("a policy of mesh default regenerated a proxy of mesh other (%d -> %d)", x, got)
+	}
+	if h.rec.versions["default.a"][resourceListenerType] == before {
+		t.Fatal("the MeshTimeout did not change a's listeners")
+	}
+
+	// Deleting it restores the config without the policy.
+	a = h.rec.count("default.a")
+	h.apply("MeshTimeout", "default", "t", "")
+	h.waitCount("default.a", a+1)
+	h.settle()
+	if got := h.rec.versions["default.a"][resourceListenerType]; got != before {
+		t.Fatalf("listeners after delete %s, want %s", got, before)
+	}
+}
+
+// A route to a service the proxy has no outbound for brings that service's endpoints into
+// the proxy's config, and new instances of it reach the proxy.
+func TestRouteBackendsFollowEndpoints(t *testing.T) {
+	h := newHarness(t)
+	// An HTTP outbound: routes only apply to HTTP traffic.
+	h.apply("Dataplane", "default", "a", strings.Replace(dp("a", 18001, "a", "backend"),
+		`"kuma.io/service":"backend"`, `"kuma.io/service":"backend","kuma.io/protocol":"http"`, 1))
+	h.p.Connect(Client{NodeID: "default.a", Mesh: "default", Name: "a"})
+	h.apply("MeshHTTPRoute", "default", "r", `{"type":"MeshHTTPRoute","mesh":"default","name":"r","spec":{"to":[{
+ "targetRef":{"kind":"MeshService","name":"backend"},
+ "rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/pay"}}],"default":{"backendRefs":[{"kind":"MeshService","name":"payments"}]}}]}]}}`)
+	h.waitCount("default.a", 1)
+	h.settle()
+	before := h.rec.versions["default.a"][resourceEndpointType]
+	n := h.rec.count("default.a")
+
+	h.apply("Dataplane", "default", "payments-1", dp("payments-1", 18005, "payments", ""))
+	h.waitCount("default.a", n+1)
+	h.settle()
+	if h.rec.versions["default.a"][resourceEndpointType] == before {
+		t.Fatal("a's endpoints did not change when the route's backend got an instance")
+	}
+}

@@ -73,6 +73,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.onlyGet(w, r, func(w http.ResponseWriter, r *http.Request) { s.meshInsights(w, r, segs[1]) })
 		return
 	}
+	if len(segs) == 5 && segs[0] == "meshes" && segs[2] == "dataplanes" {
+		switch segs[4] {
+		case "policies": // kumactl 2.14 inspect dataplane
+			s.onlyGet(w, r, func(w http.ResponseWriter, _ *http.Request) { s.dataplanePolicies(w, segs[1], segs[3]) })
+			return
+		case "_rules":
+			s.onlyGet(w, r, func(w http.ResponseWriter, _ *http.Request) { s.dataplaneRules(w, segs[1], segs[3]) })
+			return
+		}
+	}
 	t, ok := s.resolve(segs)
 	if !ok {
 		notFound(w)

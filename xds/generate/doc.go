@@ -34,6 +34,9 @@
 //   - MeshTrafficPermission (pkg/plugins/policies/meshtrafficpermission): see InboundRBAC.
 //     RBAC is the first network filter of tcp_proxy chains and the first HTTP filter of
 //     HttpConnectionManagers, as in Kuma.
+//   - MeshTimeout, MeshRetry, MeshHTTPRoute, MeshTCPRoute (Proxy.Policies, policies.go):
+//     matched with xds/policies/rules, applied by each policy folder's configurer to the
+//     listeners, routes and clusters built here; routes add clusters for their backends.
 //
 // Load assignments are written for Envoy and grpc-go alike: one locality per zone, each with
 // a weight, priorities without gaps, no address twice (see loadAssignment).
@@ -41,5 +44,6 @@
 // Not generated yet, each with a seam: TLS transport sockets and SDS secrets
 // (serverTransportSocket, clientTransportSocket), the admin API's mTLS filter chain,
 // transparent proxying, gateways, zone ingress and egress listeners, MeshService backendRef
-// outbounds (skipped), and the other policies (timeouts, retries, health checks, logging).
+// outbounds (skipped), and the other policies (circuit breakers, health checks, load
+// balancing, fault injection, rate limits, logging, tracing, proxy patches).
 package generate

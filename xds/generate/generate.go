@@ -14,6 +14,7 @@ func Generate(p *Proxy) (*Resources, error) {
 		return nil, err
 	}
 	g := &generator{p: p}
+	g.matchPolicies()
 	g.inbounds()
 	g.outbounds()
 	g.admin()
@@ -39,6 +40,7 @@ type generator struct {
 	packer
 	p *Proxy
 	b builder
+	m matched
 }
 
 // serverTransportSocket is the seam for inbound mTLS: with mTLS on, Kuma terminates TLS here

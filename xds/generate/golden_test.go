@@ -33,6 +33,18 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(grpcClientProxy())
 		},
+		"meshtimeout": gen(meshTimeouts),
+		"meshretry":   gen(meshRetries),
+		"meshroutes":  gen(meshRoutes),
+		"meshroutes-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshRoutes())
+		},
+		"meshretry-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshRetries())
+		},
+		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshTimeoutsGRPCClient())
+		},
 	}
 }
 

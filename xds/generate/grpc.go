@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
 
@@ -18,13 +19,17 @@ func GRPCClient(p *Proxy) (*Resources, error) {
 		return nil, err
 	}
 	g := &generator{p: p}
+	g.matchPolicies()
 	for _, o := range resolveOutbounds(p) {
-		if g.b.clusters.has(o.cluster) {
+		if g.b.listeners.has(o.cluster) {
 			continue
 		}
-		g.b.listeners.add(g.grpcClientListener(o.cluster, o.cluster))
-		g.b.clusters.add(g.edsCluster(o.cluster, o.tags))
-		g.b.endpoints.add(loadAssignment(o.cluster, p.Endpoints[o.service], o.tags, p.Zone, p.Mesh.localityAware()))
+		httpConf, _, _ := g.routesFor(o)
+		routes := g.httpRoutes(o, httpConf)
+		listener := g.grpcListener(o.cluster, routes.Routes)
+		g.grpcClientPolicies(o, listener)
+		g.b.listeners.add(listener)
+		g.backendClusters(o, routes.Backends)
 	}
 	if g.err != nil {
 		return nil, fmt.Errorf("generate gRPC client %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, g.err)
@@ -43,11 +48,17 @@ func GRPCClientListener(name, cluster string) (*listenerv3.Listener, error) {
 }
 
 func (g *generator) grpcClientListener(name, cluster string) *listenerv3.Listener {
+	return g.grpcListener(name, []*routev3.Route{catchAllRoute(defaultRouteName, cluster)})
+}
+
+// grpcListener is an API listener with the given routes (MeshHTTPRoute's, which grpc-go
+// matches by path and headers and splits by weight).
+func (g *generator) grpcListener(name string, routes []*routev3.Route) *listenerv3.Listener {
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix:  SanitizeMetric(name),
 		HttpFilters: []*hcmv3.HttpFilter{g.routerFilter()},
 		RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: routeConfiguration(
-			OutboundRouteName(name), name, catchAllRoute(defaultRouteName, cluster))},
+			OutboundRouteName(name), name, routes...)},
 	}
 	return &listenerv3.Listener{
 		Name:        name,

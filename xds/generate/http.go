@@ -138,14 +138,14 @@ func catchAllRoute(name, cluster string) *routev3.Route {
 	}
 }
 
-// routeConfiguration is one virtual host matching every authority.
-func routeConfiguration(name, virtualHost string, route *routev3.Route) *routev3.RouteConfiguration {
+// routeConfiguration is one virtual host matching every authority, with the routes in order.
+func routeConfiguration(name, virtualHost string, routes ...*routev3.Route) *routev3.RouteConfiguration {
 	return &routev3.RouteConfiguration{
 		Name: name,
 		VirtualHosts: []*routev3.VirtualHost{{
 			Name:    virtualHost,
 			Domains: []string{"*"},
-			Routes:  []*routev3.Route{route},
+			Routes:  routes,
 		}},
 		ValidateClusters: wrapperspb.Bool(false),
 	}

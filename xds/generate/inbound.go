@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
 // inbounds adds a listener and a local cluster per inbound. Every inbound gets a listener,
@@ -26,12 +27,13 @@ func (g *generator) inbounds() {
 		}
 		protocol := inboundProtocol(in)
 		local := LocalClusterName(iface.WorkloadPort)
-		g.b.clusters.add(g.localCluster(local, iface, protocol))
+		cluster := g.localCluster(local, iface, protocol)
 		rbac, err := InboundRBAC(g.p.Mesh, g.p.Dataplane, in, g.p.Permissions)
-		if err != nil && g.err == nil {
-			g.err = err
-		}
-		g.b.listeners.add(g.inboundListener(in, iface, protocol, local, rbac))
+		g.fail(err)
+		listener := g.inboundListener(in, iface, protocol, local, rbac)
+		g.inboundPolicies(rules.InboundOf(n, in), listener, cluster, protocol)
+		g.b.clusters.add(cluster)
+		g.b.listeners.add(listener)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 )
 
 // tagMesh is the tag Kuma strips from outbound listener metadata (cross-mesh gateways).
@@ -73,24 +75,47 @@ func serviceProtocol(endpoints []Endpoint, outboundTags map[string]string) strin
 }
 
 // outbounds adds a listener per outbound and a cluster plus load assignment per distinct
-// destination (outbounds to the same service and subset share them).
+// destination (outbounds to the same service and subset share them, and so do routes).
 func (g *generator) outbounds() {
 	for _, o := range resolveOutbounds(g.p) {
-		g.b.listeners.add(g.outboundListener(o))
-		if g.b.clusters.has(o.cluster) {
-			continue
-		}
-		g.b.clusters.add(g.edsCluster(o.cluster, o.tags))
-		g.b.endpoints.add(loadAssignment(o.cluster, g.p.Endpoints[o.service], o.tags, g.p.Zone, g.p.Mesh.localityAware()))
+		listener, backends := g.outboundListener(o)
+		g.outboundPolicies(o, listener)
+		g.b.listeners.add(listener)
+		g.backendClusters(o, backends)
 	}
 }
 
-func (g *generator) outboundListener(o outbound) *listenerv3.Listener {
+// backendClusters adds the EDS cluster and load assignment of the outbound's own destination
+// and of every other backend its routes send to.
+func (g *generator) backendClusters(o outbound, backends []meshhttproute.Backend) {
+	all := append([]meshhttproute.Backend{{Tags: o.tags}}, backends...)
+	for _, b := range all {
+		name := ClusterName(b.Tags)
+		if g.b.clusters.has(name) {
+			continue
+		}
+		svc := b.Service()
+		dest := outbound{tags: b.Tags, service: svc, cluster: name, protocol: serviceProtocol(g.p.Endpoints[svc], b.Tags)}
+		cluster := g.edsCluster(name, b.Tags)
+		g.outboundClusterPolicies(dest, cluster)
+		g.b.clusters.add(cluster)
+		g.b.endpoints.add(loadAssignment(name, g.p.Endpoints[svc], b.Tags, g.p.Zone, g.p.Mesh.localityAware()))
+	}
+}
+
+// outboundListener is the listener of an outbound: an HttpConnectionManager with the
+// MeshHTTPRoute routes for HTTP services, else a TCP proxy (to the MeshTCPRoute backends,
+// if any). It returns the backends the routes use besides the outbound's own cluster.
+func (g *generator) outboundListener(o outbound) (*listenerv3.Listener, []meshhttproute.Backend) {
 	var filter *listenerv3.Filter
-	if isHTTP(o.protocol) {
-		filter = g.outboundHCM(o)
+	var backends []meshhttproute.Backend
+	httpConf, tcpRule, useTCPRoute := g.routesFor(o)
+	if isHTTP(o.protocol) && !useTCPRoute {
+		routes := g.httpRoutes(o, httpConf)
+		backends = routes.Backends
+		filter = g.outboundHCM(o, routes.Routes)
 	} else {
-		filter = g.tcpProxy(SanitizeMetric(o.service), o.cluster, nil)
+		filter, backends = g.outboundTCPProxy(o, tcpRule)
 	}
 	metaTags := make(map[string]string, len(o.tags))
 	for k, v := range o.tags {
@@ -104,11 +129,11 @@ func (g *generator) outboundListener(o outbound) *listenerv3.Listener {
 		TrafficDirection: corev3.TrafficDirection_OUTBOUND,
 		Metadata:         tagsMetadata(metaTags),
 		FilterChains:     []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{filter}}},
-	}
+	}, backends
 }
 
-// outboundHCM is the MeshHTTPRoute plugin's default route: everything to the cluster.
-func (g *generator) outboundHCM(o outbound) *listenerv3.Filter {
+// outboundHCM is the HTTP side of an outbound: the routes to its backends.
+func (g *generator) outboundHCM(o outbound, routes []*routev3.Route) *listenerv3.Filter {
 	var filters []*hcmv3.HttpFilter
 	if o.protocol == protocolGRPC {
 		filters = append(filters, g.grpcStatsFilter())
@@ -117,7 +142,7 @@ func (g *generator) outboundHCM(o outbound) *listenerv3.Filter {
 		StatPrefix:  SanitizeMetric(o.service),
 		HttpFilters: append(filters, g.routerFilter()),
 		RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: routeConfiguration(
-			OutboundRouteName(o.service), o.service, catchAllRoute(defaultRouteName, o.cluster))},
+			OutboundRouteName(o.service), o.service, routes...)},
 		InternalAddressConfig: internalAddressConfig(),
 		NormalizePath:         wrapperspb.Bool(true),
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
 // ErrNoNetworking is returned for a Dataplane without a networking section.
@@ -30,6 +31,8 @@ type Proxy struct {
 	// Permissions are all MeshTrafficPermissions of the mesh; Generate picks the ones that
 	// select each inbound.
 	Permissions []Permission
+	// Policies are the mesh's other targetRef policies.
+	Policies Policies
 }
 
 // Mesh is the proxy's mesh.
@@ -47,11 +50,9 @@ func (m Mesh) localityAware() bool {
 }
 
 // Dataplane is a Dataplane resource: its meta (name, labels; Dataplane targetRefs select by
-// them) and its spec.
-type Dataplane struct {
-	Meta resources.Meta
-	Spec *core.Dataplane
-}
+// them) and its spec. It is the policy matcher's type, so a Proxy's dataplane can be matched
+// without conversion.
+type Dataplane = rules.Dataplane
 
 // Admin is what kuma-dp reports in the Envoy node metadata about its local ports.
 type Admin struct {

@@ -5,6 +5,10 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -12,5 +16,9 @@ import (
 func Descriptors() []*resources.Descriptor {
 	return []*resources.Descriptor{
 		meshtrafficpermission.Descriptor,
+		meshtimeout.Descriptor,
+		meshretry.Descriptor,
+		meshhttproute.Descriptor,
+		meshtcproute.Descriptor,
 	}
 }
