@@ -36,6 +36,13 @@ first start and serves Kuma's REST API on 127.0.0.1:5681, so the real kumactl wo
   kumactl config control-planes add --name jetmesh --address http://127.0.0.1:5681
   kumactl get meshes
 
+Multi-zone (Kuma's model, replicated by NATS JetStream leafnodes and mirrors):
+
+  jetmesh-cp run --mode global                          # zones link to :5685 (TLS)
+  kumactl generate zone-token --zone zone-1 --scope cp > zone-1.token
+  jetmesh-cp run --zone zone-1 --global-address grpcs://global:5685 \
+      --zone-token-file zone-1.token                    # plus KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE
+
 Settings come from, lowest precedence first: defaults, the --config-file YAML, environment
 variables (Kuma's KUMA_* names where they mean the same, JETMESH_* for the rest), then flags.
 Run 'jetmesh-cp run --help' for flags and variables.
@@ -94,6 +101,11 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 	natsPort := fs.Int("nats-port", 0, "embedded NATS client port (default 5690, -1 for a random one; env JETMESH_NATS_EMBEDDED_PORT)")
 	dpPort := fs.Int("dp-port", 0, "DP server port: xDS and /bootstrap (default 5678, 0 for a random one; env KUMA_DP_SERVER_PORT)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	mode := fs.String("mode", "", "zone (default; standalone unless --global-address is set) or global (env KUMA_MODE)")
+	zone := fs.String("zone", "", "this zone's name (env KUMA_MULTIZONE_ZONE_NAME)")
+	globalAddr := fs.String("global-address", "", "a zone's link to the global, e.g. grpcs://global:5685 (env KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS)")
+	zoneTokenFile := fs.String("zone-token-file", "", "a zone's token from 'kumactl generate zone-token --scope cp' (env JETMESH_MULTIZONE_ZONE_TOKEN_FILE)")
+	kdsPort := fs.Int("kds-port", 0, "a global's zone-link port (default 5685; env KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: jetmesh-cp run [flags]\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
@@ -137,6 +149,16 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 			cfg.NATS.URL = *natsURL
 		case "nats-port":
 			cfg.NATS.Embedded.Port = *natsPort
+		case "mode":
+			cfg.Mode = *mode
+		case "zone":
+			cfg.Multizone.Zone.Name = *zone
+		case "global-address":
+			cfg.Multizone.Zone.GlobalAddress = *globalAddr
+		case "zone-token-file":
+			cfg.Multizone.Zone.TokenFile = *zoneTokenFile
+		case "kds-port":
+			cfg.Multizone.Global.KDS.GRPCPort = *kdsPort
 		}
 	})
 	if err := cfg.Validate(); err != nil {

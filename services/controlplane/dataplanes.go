@@ -65,7 +65,9 @@ func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *sna
 	s = dpserver.New(dcfg, dpserver.NewBootstrapHandler(m, caCert, log), log)
 	xds.Register(s.GRPC())
 	lc.Append(fx.StartStopHook(s.Start, func(ctx context.Context) error {
-		defer cancel()
+		// End the ADS streams first: a connected proxy keeps its stream open forever, and
+		// the server's shutdown would otherwise wait for it until the shutdown timeout.
+		cancel()
 		return s.Stop(ctx)
 	}))
 	return s
