@@ -273,6 +273,14 @@ func (r *relay) pipe(dst, src net.Conn) {
 	_ = src.Close()
 }
 
+// toggle flips the relay between cut and through.
+func (r *relay) toggle() {
+	r.mu.Lock()
+	cut := !r.cut
+	r.mu.Unlock()
+	r.setCut(cut)
+}
+
 // setCut drops every connection and refuses new ones (true), or lets them through (false).
 func (r *relay) setCut(cut bool) {
 	r.mu.Lock()
