@@ -35,6 +35,8 @@ type Config struct {
 	XDS       XDSConfig       `json:"xds"`
 	NATS      NATSConfig      `json:"nats"`
 	Store     StoreConfig     `json:"store"`
+	// Checkpoint says how often the in-memory read model is saved to <dataDir>/checkpoints.
+	Checkpoint CheckpointConfig `json:"checkpoint"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 }
@@ -117,6 +119,16 @@ type StoreConfig struct {
 	Postgres postgres.Config `json:"postgres"`
 }
 
+// CheckpointConfig bounds how much of the log a restart replays, also after a crash: the read
+// model is saved after this many events or this long after a change, whichever comes first
+// (and on graceful shutdown).
+type CheckpointConfig struct {
+	// Events applied since the last checkpoint that trigger the next one.
+	Events int `json:"events"`
+	// Interval after which changes are checkpointed even when fewer than Events arrived.
+	Interval Duration `json:"interval"`
+}
+
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	var c Config
@@ -135,6 +147,7 @@ func DefaultConfig() Config {
 	c.XDS.DataplaneCleanupAge = Duration(72 * time.Hour)
 	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
 	c.Store = StoreConfig{Type: "memory", Replicas: 1, Postgres: postgres.DefaultConfig()}
+	c.Checkpoint = CheckpointConfig{Events: 5000, Interval: Duration(30 * time.Second)}
 	c.ShutdownTimeout = Duration(30 * time.Second)
 	return c
 }
@@ -197,6 +210,9 @@ func (c Config) Validate() error {
 	if c.XDS.DataplaneDeregistrationDelay < 0 || c.XDS.DataplaneStatusFlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("xds.dataplaneDeregistrationDelay must not be negative and xds.dataplaneStatusFlushInterval must be positive"))
 	}
+	if c.Checkpoint.Events < 1 || c.Checkpoint.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("checkpoint.events must be at least 1 and checkpoint.interval positive"))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout must be positive"))
 	}
@@ -252,6 +268,8 @@ var envVars = []envvar.Var[Config]{
 	envvar.Bool("JETMESH_NATS_SYNC_ALWAYS", func(c *Config) *bool { return &c.NATS.Embedded.SyncAlways }),
 	envvar.Int("JETMESH_STORE_REPLICAS", func(c *Config) *int { return &c.Store.Replicas }),
 	durationVar("JETMESH_STORE_HISTORY_MAX_AGE", func(c *Config) *Duration { return &c.Store.HistoryMaxAge }),
+	envvar.Int("JETMESH_CHECKPOINT_EVENTS", func(c *Config) *int { return &c.Checkpoint.Events }),
+	durationVar("JETMESH_CHECKPOINT_INTERVAL", func(c *Config) *Duration { return &c.Checkpoint.Interval }),
 	durationVar("JETMESH_SHUTDOWN_TIMEOUT", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 

@@ -170,10 +170,17 @@ func startCompactor(lc fx.Lifecycle, cfg Config, store *jsstore.Store, log *slog
 func newRunner(lc fx.Lifecycle, cfg Config, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
 	r := projections.NewRunner("state", store, view, log)
 	path := filepath.Join(cfg.DataDir, "checkpoints", "state.json")
+	cp := newCheckpointer(path, view, cfg.Checkpoint, log.With("component", "checkpoint"))
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
-		loadCheckpoint(ctx, path, view, store, log)
-		return r.Start(ctx)
+		cp.saved = loadCheckpoint(ctx, path, view, store, log)
+		if err := r.Start(ctx); err != nil {
+			return err
+		}
+		return cp.Start(ctx)
 	}, func(ctx context.Context) error {
+		if err := cp.Stop(ctx); err != nil {
+			return err
+		}
 		if err := r.Stop(ctx); err != nil {
 			return err
 		}
