@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,9 @@ type Model struct {
 	pool *pgxpool.Pool
 	name string
 	seq  atomic.Uint64
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever seq moves
 }
 
 // New returns the model of the named projection, resuming from its checkpoint. It refuses a
@@ -36,7 +40,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, name string) (*Model, error) {
 	if err := CheckSchema(ctx, pool, SchemaVersionRequired); err != nil {
 		return nil, err
 	}
-	m := &Model{pool: pool, name: name}
+	m := &Model{pool: pool, name: name, changed: make(chan struct{})}
 	var seq int64
 	err := pool.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1`, name).Scan(&seq)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -56,8 +60,8 @@ ON CONFLICT (projection) DO UPDATE SET sequence = EXCLUDED.sequence
 WHERE checkpoint.sequence < EXCLUDED.sequence`
 
 const insertEvent = `INSERT INTO events (sequence, id, time, type, subject, scope, resource_type,
-    mesh, name, actor, origin, revision, correlation_id, reason, data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+    mesh, name, actor, origin, revision, correlation_id, reason, data, source, data_content_type)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 const upsertResource = `INSERT INTO resources (scope, type, mesh, name, revision, sequence, actor,
     labels, spec, resource, creation_time, modification_time)
@@ -94,9 +98,35 @@ func (m *Model) Apply(rec events.Record) error {
 		}
 	}
 	if rec.Sequence > m.seq.Load() {
-		m.seq.Store(rec.Sequence)
+		m.setSequence(rec.Sequence)
 	}
 	return nil
+}
+
+// setSequence moves the in-memory checkpoint and wakes WaitFor.
+func (m *Model) setSequence(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq.Store(seq)
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// WaitFor blocks until the model has applied seq, or ctx ends.
+func (m *Model) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		m.mu.Lock()
+		ch := m.changed
+		m.mu.Unlock()
+		if m.seq.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projection %s: wait for sequence %d (at %d): %w", m.name, seq, m.seq.Load(), ctx.Err())
+		}
+	}
 }
 
 // sendBatch runs the batch (checkpoint first) in one round trip; applied is false when the
@@ -130,7 +160,7 @@ func (m *Model) batch(rec events.Record) (*pgx.Batch, error) {
 	b.Queue(advanceCheckpoint, m.name, int64(rec.Sequence))
 	b.Queue(insertEvent, int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
 		k.Type, k.Mesh, k.Name, ev.Actor, ev.Origin, int64(ev.Revision), ev.CorrelationID, ev.Reason,
-		jsonOrNull(ev.Data))
+		jsonOrNull(ev.Data), ev.Source, ev.DataContentType)
 	if ev.Deleted() {
 		b.Queue(deleteResource, k.Scope.Zone, k.Type, k.Mesh, k.Name)
 		return b, nil
