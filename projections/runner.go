@@ -23,6 +23,12 @@ type Model interface {
 	Sequence() uint64
 }
 
+// Resyncer is a Model that can re-read where it stands after a failed Apply, e.g. a database
+// that was restored or wiped: its Sequence may then go back, and the runner replays from there.
+type Resyncer interface {
+	Resync(ctx context.Context) error
+}
+
 // Runner feeds one model from one store.
 type Runner struct {
 	name  string
@@ -134,5 +140,12 @@ func (r *Runner) follow(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)
+		if rs, ok := r.model.(Resyncer); ok && ae != nil {
+			if err := rs.Resync(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("projection resync failed, retrying", "err", err)
+			} else if ctx.Err() == nil {
+				r.log.Info("projection resynced", "sequence", r.model.Sequence())
+			}
+		}
 	}
 }

@@ -102,7 +102,12 @@ func buildQuery(q events.Query, newest bool) (string, []any) {
 		if since.Before(q.Since) {
 			since = since.Add(time.Microsecond)
 		}
-		common = append(common, "time >= "+arg(since))
+		a := arg(since)
+		// Event times grow with the sequence (the log scan's until-stop relies on it too), but
+		// the planner does not know: ordered by sequence, it would walk the whole prefix before
+		// since. The first event at or after since bounds the sequence from below instead.
+		common = append(common, "time >= "+a, "sequence >= COALESCE((SELECT sequence FROM events WHERE time >= "+
+			a+" ORDER BY time LIMIT 1), 9223372036854775807)")
 	}
 	if !q.Until.IsZero() {
 		common = append(common, "time <= "+arg(q.Until))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,6 +144,8 @@ func BenchmarkAuditQueries(b *testing.B) {
 	}
 }
 
+var removedByFilter = regexp.MustCompile(`Rows Removed by Filter: (\d+)`)
+
 // The typical audit queries are answered from indexes, never by scanning the events table.
 func TestAuditQueriesUseIndexes(t *testing.T) {
 	db := newTestDB(t)
@@ -158,7 +161,7 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			sql, args := postgres.BuildQuery(q, name == "latest in mesh")
-			rows, err := p.Query(testCtx(t), "EXPLAIN "+sql, args...)
+			rows, err := p.Query(testCtx(t), "EXPLAIN ANALYZE "+sql, args...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,6 +179,12 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 			text := strings.Join(plan, "\n")
 			if strings.Contains(text, "Seq Scan") || !strings.Contains(text, "Index") {
 				t.Errorf("plan scans the table:\n%s\n%s", sql, text)
+			}
+			// An index walked in the wrong order reads much and keeps little.
+			for _, m := range removedByFilter.FindAllStringSubmatch(text, -1) {
+				if n, _ := strconv.Atoi(m[1]); n > 1000 {
+					t.Errorf("plan reads %d rows it drops:\n%s\n%s", n, sql, text)
+				}
 			}
 		})
 	}

@@ -103,6 +103,31 @@ func (m *Model) Apply(rec events.Record) error {
 	return nil
 }
 
+// Resync re-reads the checkpoint after a failed Apply (projections.Resyncer). When the schema
+// is gone — dropped or wiped while the CP ran — it creates it again: the tables are a
+// projection of the log, the new checkpoint is 0, and the runner rebuilds them from sequence 1.
+// An old but present schema is never upgraded here; that stays 'jetmesh-cp migrate up'.
+func (m *Model) Resync(ctx context.Context) error {
+	v, err := SchemaVersion(ctx, m.pool)
+	if err != nil {
+		return fmt.Errorf("projection %s: resync: %w", m.name, err)
+	}
+	if v == 0 {
+		if err := Migrate(ctx, m.pool); err != nil {
+			return fmt.Errorf("projection %s: recreate wiped schema: %w", m.name, err)
+		}
+	}
+	var seq int64
+	err = m.pool.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1`, m.name).Scan(&seq)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("projection %s: resync: read checkpoint: %w", m.name, err)
+	}
+	if uint64(seq) != m.seq.Load() {
+		m.setSequence(uint64(seq))
+	}
+	return nil
+}
+
 // setSequence moves the in-memory checkpoint and wakes WaitFor.
 func (m *Model) setSequence(seq uint64) {
 	m.mu.Lock()

@@ -68,6 +68,8 @@ type Server struct {
 	info Info
 	mgr  *manager.Manager
 	log  *slog.Logger
+	// audit serves history and feed pages when set (SetAuditIndex); nil reads the log.
+	audit AuditIndex
 
 	// streams ends live event streams when the server shuts down (Shutdown does not cancel
 	// request contexts, and a stream never finishes on its own).

@@ -49,10 +49,10 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			state.New,
 			newRunner,
 			newManager,
+			newPostgres,
 			newAPI,
 		),
 		fx.Invoke(startCompactor),
-		fx.Invoke(startPostgres),
 		dataplaneModule,
 		// Invoking the API server last makes it start last: once GET / answers, everything
 		// else (projections, DP server) is up. Parts start in dependency order and stop in
@@ -203,11 +203,14 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	return m
 }
 
-func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, log *slog.Logger) *api.Server {
+func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *pgAudit, log *slog.Logger) *api.Server {
 	s := api.New(cfg.apiConfig(), api.Info{
 		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
 		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
 	}, m, log.With("component", "api"))
+	if pg != nil {
+		s.SetAuditIndex(pg) // with store.type postgres, audit pages come from PostgreSQL
+	}
 	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s
 }
