@@ -59,6 +59,8 @@ const advanceCheckpoint = `INSERT INTO checkpoint (projection, sequence) VALUES 
 ON CONFLICT (projection) DO UPDATE SET sequence = EXCLUDED.sequence
 WHERE checkpoint.sequence < EXCLUDED.sequence`
 
+const readCheckpoint = `SELECT COALESCE((SELECT sequence FROM checkpoint WHERE projection = $1), 0)`
+
 const insertEvent = `INSERT INTO events (sequence, id, time, type, subject, scope, resource_type,
     mesh, name, actor, origin, revision, correlation_id, reason, data, source, data_content_type)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
@@ -88,7 +90,7 @@ func (m *Model) Apply(rec events.Record) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	applied, err := sendBatch(ctx, tx, b)
+	applied, err := sendBatch(ctx, tx, b, m.seq.Load())
 	if err != nil {
 		return err
 	}
@@ -154,15 +156,25 @@ func (m *Model) WaitFor(ctx context.Context, seq uint64) error {
 	}
 }
 
-// sendBatch runs the batch (checkpoint first) in one round trip; applied is false when the
-// checkpoint says the record was applied before, and the caller then rolls back.
-func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err error) {
+// sendBatch runs the batch (checkpoint read, then advance, then the rows) in one round trip;
+// applied is false when the checkpoint says the record was applied before, and the caller then
+// rolls back. A checkpoint below last, the sequence this model applied last, means the tables
+// were wiped or restored under the model: applying on top would leave a gap, so it fails with
+// ErrCheckpointBehind and the runner resyncs (Resync) and replays from the real checkpoint.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, last uint64) (applied bool, err error) {
 	br := tx.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil && applied && cerr != nil {
 			err = fmt.Errorf("apply: %w", cerr)
 		}
 	}()
+	var cur int64
+	if err := br.QueryRow().Scan(&cur); err != nil {
+		return false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if uint64(cur) < last {
+		return false, fmt.Errorf("%w: database at %d, model at %d", ErrCheckpointBehind, cur, last)
+	}
 	tag, err := br.Exec()
 	if err != nil {
 		return false, fmt.Errorf("advance checkpoint: %w", err)
@@ -170,7 +182,7 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err 
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
-	for range b.Len() - 1 {
+	for range b.Len() - 2 {
 		if _, err := br.Exec(); err != nil {
 			return false, fmt.Errorf("apply: %w", err)
 		}
@@ -182,6 +194,7 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err 
 func (m *Model) batch(rec events.Record) (*pgx.Batch, error) {
 	ev, k := rec.Event, rec.Key
 	b := &pgx.Batch{}
+	b.Queue(readCheckpoint, m.name)
 	b.Queue(advanceCheckpoint, m.name, int64(rec.Sequence))
 	b.Queue(insertEvent, int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
 		k.Type, k.Mesh, k.Name, ev.Actor, ev.Origin, int64(ev.Revision), ev.CorrelationID, ev.Reason,

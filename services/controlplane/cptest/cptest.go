@@ -13,6 +13,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/controlplane"
 	"github.com/jetmesh/jetmesh/services/dpserver"
@@ -27,7 +28,9 @@ type CP struct {
 	// CACertFile is the certificate dataplanes verify the DP server with.
 	CACertFile string
 	Config     controlplane.Config
-	app        *fx.App
+	// Store is the CP's event log, for tests that compare a projection with it.
+	Store events.Store
+	app   *fx.App
 }
 
 // Option changes the configuration before start.
@@ -69,9 +72,10 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var srv *api.Server
 	var dps *dpserver.Server
+	var store events.Store
 	app := fx.New(
 		controlplane.Module(cfg, log),
-		fx.Populate(&srv, &dps),
+		fx.Populate(&srv, &dps, &store),
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 	)
 	if err := app.Err(); err != nil {
@@ -83,7 +87,7 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 		return nil, err
 	}
 	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), DPAddress: dps.Addr().String(),
-		CACertFile: dps.CACertFile(), Config: cfg, app: app}, nil
+		CACertFile: dps.CACertFile(), Config: cfg, Store: store, app: app}, nil
 }
 
 // Stop shuts the control plane down gracefully; calling it twice is harmless.
