@@ -115,6 +115,10 @@ type StoreConfig struct {
 	Replicas int `json:"replicas"`
 	// HistoryMaxAge drops revisions older than this, never the current one (0 keeps all).
 	HistoryMaxAge Duration `json:"historyMaxAge"`
+	// HistoryMaxEvents keeps at most this many events per resource, never dropping the current
+	// revision (0 keeps all). Applies to the JetStream log; a PostgreSQL audit log keeps what it
+	// received.
+	HistoryMaxEvents int `json:"historyMaxEvents"`
 	// Postgres is used when Type is "postgres": a read model and audit log fed from the log.
 	Postgres postgres.Config `json:"postgres"`
 }
@@ -190,6 +194,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("store.type %q: must be memory or jetstream", c.Store.Type))
+	}
+	if c.Store.HistoryMaxEvents < 0 {
+		errs = append(errs, fmt.Errorf("store.historyMaxEvents %d: must not be negative (0 keeps all)", c.Store.HistoryMaxEvents))
 	}
 	if c.Store.Replicas < 1 || c.Store.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("store.replicas %d: must be 1..5", c.Store.Replicas))
@@ -268,6 +275,7 @@ var envVars = []envvar.Var[Config]{
 	envvar.Bool("JETMESH_NATS_SYNC_ALWAYS", func(c *Config) *bool { return &c.NATS.Embedded.SyncAlways }),
 	envvar.Int("JETMESH_STORE_REPLICAS", func(c *Config) *int { return &c.Store.Replicas }),
 	durationVar("JETMESH_STORE_HISTORY_MAX_AGE", func(c *Config) *Duration { return &c.Store.HistoryMaxAge }),
+	envvar.Int("JETMESH_STORE_HISTORY_MAX_EVENTS", func(c *Config) *int { return &c.Store.HistoryMaxEvents }),
 	envvar.Int("JETMESH_CHECKPOINT_EVENTS", func(c *Config) *int { return &c.Checkpoint.Events }),
 	durationVar("JETMESH_CHECKPOINT_INTERVAL", func(c *Config) *Duration { return &c.Checkpoint.Interval }),
 	durationVar("JETMESH_SHUTDOWN_TIMEOUT", func(c *Config) *Duration { return &c.ShutdownTimeout }),

@@ -155,6 +155,7 @@ func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (*jsst
 	scfg.Stream = StreamName(cfg.Multizone.Zone.Name)
 	scfg.Subjects = []string{inst.Scope.Wildcard()}
 	scfg.Replicas = cfg.Store.Replicas
+	scfg.HistoryMaxEvents = cfg.Store.HistoryMaxEvents
 	return jsstore.New(ctx, js, scfg, "jetmesh://cp/"+inst.ID, log.With("component", "store"))
 }
 
