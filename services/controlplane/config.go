@@ -131,6 +131,9 @@ type CheckpointConfig struct {
 	Events int `json:"events"`
 	// Interval after which changes are checkpointed even when fewer than Events arrived.
 	Interval Duration `json:"interval"`
+	// Keep this many past checkpoints for point-in-time reads (?at=), which then replay from
+	// the newest one at or before their point instead of from sequence 1 (0: none).
+	Keep int `json:"keep"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -151,7 +154,7 @@ func DefaultConfig() Config {
 	c.XDS.DataplaneCleanupAge = Duration(72 * time.Hour)
 	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
 	c.Store = StoreConfig{Type: "memory", Replicas: 1, Postgres: postgres.DefaultConfig()}
-	c.Checkpoint = CheckpointConfig{Events: 5000, Interval: Duration(30 * time.Second)}
+	c.Checkpoint = CheckpointConfig{Events: 5000, Interval: Duration(30 * time.Second), Keep: 10}
 	c.ShutdownTimeout = Duration(30 * time.Second)
 	return c
 }
@@ -217,8 +220,8 @@ func (c Config) Validate() error {
 	if c.XDS.DataplaneDeregistrationDelay < 0 || c.XDS.DataplaneStatusFlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("xds.dataplaneDeregistrationDelay must not be negative and xds.dataplaneStatusFlushInterval must be positive"))
 	}
-	if c.Checkpoint.Events < 1 || c.Checkpoint.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("checkpoint.events must be at least 1 and checkpoint.interval positive"))
+	if c.Checkpoint.Events < 1 || c.Checkpoint.Interval <= 0 || c.Checkpoint.Keep < 0 {
+		errs = append(errs, fmt.Errorf("checkpoint.events must be at least 1, checkpoint.interval positive and checkpoint.keep not negative"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout must be positive"))
@@ -278,6 +281,7 @@ var envVars = []envvar.Var[Config]{
 	envvar.Int("JETMESH_STORE_HISTORY_MAX_EVENTS", func(c *Config) *int { return &c.Store.HistoryMaxEvents }),
 	envvar.Int("JETMESH_CHECKPOINT_EVENTS", func(c *Config) *int { return &c.Checkpoint.Events }),
 	durationVar("JETMESH_CHECKPOINT_INTERVAL", func(c *Config) *Duration { return &c.Checkpoint.Interval }),
+	envvar.Int("JETMESH_CHECKPOINT_KEEP", func(c *Config) *int { return &c.Checkpoint.Keep }),
 	durationVar("JETMESH_SHUTDOWN_TIMEOUT", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 

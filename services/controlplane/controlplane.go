@@ -47,6 +47,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newStore,
 			func(s *jsstore.Store) events.Store { return s },
 			state.New,
+			newCheckpointer,
 			newRunner,
 			newManager,
 			newPostgres,
@@ -168,12 +169,10 @@ func startCompactor(lc fx.Lifecycle, cfg Config, store *jsstore.Store, log *slog
 	lc.Append(fx.StartStopHook(c.Start, c.Stop))
 }
 
-func newRunner(lc fx.Lifecycle, cfg Config, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
+func newRunner(lc fx.Lifecycle, store events.Store, view *state.State, cp *checkpointer, log *slog.Logger) *projections.Runner {
 	r := projections.NewRunner("state", store, view, log)
-	path := filepath.Join(cfg.DataDir, "checkpoints", "state.json")
-	cp := newCheckpointer(path, view, cfg.Checkpoint, log.With("component", "checkpoint"))
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
-		cp.saved = loadCheckpoint(ctx, path, view, store, log)
+		cp.load(ctx, store)
 		if err := r.Start(ctx); err != nil {
 			return err
 		}
@@ -185,7 +184,7 @@ func newRunner(lc fx.Lifecycle, cfg Config, store events.Store, view *state.Stat
 		if err := r.Stop(ctx); err != nil {
 			return err
 		}
-		if err := saveCheckpoint(path, view); err != nil {
+		if _, err := cp.save(); err != nil {
 			log.Warn("read model checkpoint not saved; the next start replays the log", "err", err)
 		}
 		return nil
@@ -204,11 +203,13 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	return m
 }
 
-func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *pgAudit, log *slog.Logger) *api.Server {
+func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *pgAudit, cp *checkpointer,
+	log *slog.Logger) *api.Server {
 	s := api.New(cfg.apiConfig(), api.Info{
 		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
 		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
 	}, m, log.With("component", "api"))
+	s.SetCheckpoints(cp) // ?at= replays start from the nearest past checkpoint
 	if pg != nil {
 		s.SetAuditIndex(pg) // with store.type postgres, audit pages come from PostgreSQL
 	}
