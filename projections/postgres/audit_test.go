@@ -194,6 +194,9 @@ func TestWipedTablesAreRebuilt(t *testing.T) {
 		}
 		checkLive(t, p, recs)
 		checkEvents(t, p, recs)
+		if err := m.Verify(testCtx(t)); err != nil {
+			t.Errorf("after the rebuild: %v", err)
+		}
 	}
 	for _, wipe := range []string{
 		// Emptied, e.g. restored from an empty backup:
@@ -201,6 +204,10 @@ func TestWipedTablesAreRebuilt(t *testing.T) {
 		"DROP SCHEMA " + db.schema + " CASCADE", // gone altogether
 	} {
 		db.exec(t, wipe)
+		// Until the next event, readers learn from Verify not to trust the tables.
+		if err := m.Verify(testCtx(t)); err == nil {
+			t.Errorf("after %q: Verify says the tables are current", wipe)
+		}
 		recs = append(recs, ops2(t, s, recs, 5)...)
 		converged(recs)
 	}

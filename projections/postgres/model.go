@@ -130,6 +130,20 @@ func (m *Model) Resync(ctx context.Context) error {
 	return nil
 }
 
+// Verify checks that the database still holds what the model applied: its checkpoint is not
+// behind the model's (ErrCheckpointBehind when the tables were emptied or restored under it,
+// a query error when they are gone). Readers call it before trusting the tables.
+func (m *Model) Verify(ctx context.Context) error {
+	var cur int64
+	if err := m.pool.QueryRow(ctx, readCheckpoint, m.name).Scan(&cur); err != nil {
+		return fmt.Errorf("projection %s: verify: %w", m.name, err)
+	}
+	if last := m.seq.Load(); uint64(cur) < last {
+		return fmt.Errorf("projection %s: %w: database at %d, model at %d", m.name, ErrCheckpointBehind, cur, last)
+	}
+	return nil
+}
+
 // setSequence moves the in-memory checkpoint and wakes WaitFor.
 func (m *Model) setSequence(seq uint64) {
 	m.mu.Lock()

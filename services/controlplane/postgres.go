@@ -31,8 +31,14 @@ func (a *pgAudit) History(ctx context.Context, k events.Key) ([]events.Record, e
 	return a.audit.History(ctx, k)
 }
 
-// WaitFor implements api.AuditIndex.
-func (a *pgAudit) WaitFor(ctx context.Context, seq uint64) error { return a.model.WaitFor(ctx, seq) }
+// WaitFor implements api.AuditIndex: the model has applied seq and the tables still hold it
+// (not emptied under the running model; one indexed single-row read).
+func (a *pgAudit) WaitFor(ctx context.Context, seq uint64) error {
+	if err := a.model.WaitFor(ctx, seq); err != nil {
+		return err
+	}
+	return a.model.Verify(ctx)
+}
 
 // newPostgres feeds the PostgreSQL read model and audit log from the event log when
 // store.type is postgres, and returns the audit index over it (nil otherwise). The CP refuses
