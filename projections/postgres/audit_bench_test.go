@@ -198,3 +198,32 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 		t.Errorf("history plan: %s", hist)
 	}
 }
+
+// BenchmarkApply measures the projection's write path, one event per transaction as the
+// runner feeds it: how fast PostgreSQL catches up with the log or rebuilds after a wipe.
+func BenchmarkApply(b *testing.B) {
+	dsn := os.Getenv(dsnEnv)
+	if dsn == "" {
+		b.Skipf("%s is not set", dsnEnv)
+	}
+	db := &testDB{dsn: dsn, schema: fmt.Sprintf("jm_bench_%d", time.Now().UnixNano())}
+	db.exec(b, "CREATE SCHEMA "+db.schema)
+	b.Cleanup(func() { db.exec(b, "DROP SCHEMA IF EXISTS "+db.schema+" CASCADE") })
+	p := db.pool(b)
+	if err := postgres.Migrate(context.Background(), p); err != nil {
+		b.Fatal(err)
+	}
+	m, err := postgres.New(context.Background(), p, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newAuditShape(100000) // only for realistic keys
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		i := int(seq - 1)
+		if err := m.Apply(handRecord(seq, s.key(i), uint64(i/s.resources+1), false)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
