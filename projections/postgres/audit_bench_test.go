@@ -199,31 +199,53 @@ func TestAuditQueriesUseIndexes(t *testing.T) {
 	}
 }
 
-// BenchmarkApply measures the projection's write path, one event per transaction as the
-// runner feeds it: how fast PostgreSQL catches up with the log or rebuilds after a wipe.
+// BenchmarkApply measures the projection's write path per event: one event per transaction,
+// as the runner feeds the live tail (Apply), and 500 per transaction, as it catches up and
+// rebuilds (ApplyBatch). It bounds how fast PostgreSQL follows the log and rebuilds a wipe.
 func BenchmarkApply(b *testing.B) {
 	dsn := os.Getenv(dsnEnv)
 	if dsn == "" {
 		b.Skipf("%s is not set", dsnEnv)
 	}
-	db := &testDB{dsn: dsn, schema: fmt.Sprintf("jm_bench_%d", time.Now().UnixNano())}
-	db.exec(b, "CREATE SCHEMA "+db.schema)
-	b.Cleanup(func() { db.exec(b, "DROP SCHEMA IF EXISTS "+db.schema+" CASCADE") })
-	p := db.pool(b)
-	if err := postgres.Migrate(context.Background(), p); err != nil {
-		b.Fatal(err)
-	}
-	m, err := postgres.New(context.Background(), p, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
 	s := newAuditShape(100000) // only for realistic keys
-	seq := uint64(0)
-	for b.Loop() {
-		seq++
-		i := int(seq - 1)
-		if err := m.Apply(handRecord(seq, s.key(i), uint64(i/s.resources+1), false)); err != nil {
-			b.Fatal(err)
-		}
+	for _, batch := range []int{1, 500} {
+		b.Run(fmt.Sprintf("events_per_tx=%d", batch), func(b *testing.B) {
+			db := &testDB{dsn: dsn, schema: fmt.Sprintf("jm_bench_%d", time.Now().UnixNano())}
+			db.exec(b, "CREATE SCHEMA "+db.schema)
+			b.Cleanup(func() { db.exec(b, "DROP SCHEMA IF EXISTS "+db.schema+" CASCADE") })
+			p := db.pool(b)
+			if err := postgres.Migrate(context.Background(), p); err != nil {
+				b.Fatal(err)
+			}
+			m, err := postgres.New(context.Background(), p, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var recs []events.Record
+			seq := uint64(0)
+			flush := func() {
+				var err error
+				if batch == 1 {
+					err = m.Apply(recs[0])
+				} else {
+					err = m.ApplyBatch(recs)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				recs = recs[:0]
+			}
+			for b.Loop() { // one iteration: one event
+				seq++
+				i := int(seq - 1)
+				recs = append(recs, handRecord(seq, s.key(i), uint64(i/s.resources+1), false))
+				if len(recs) == batch {
+					flush()
+				}
+			}
+			if len(recs) > 0 {
+				flush()
+			}
+		})
 	}
 }

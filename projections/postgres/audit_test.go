@@ -229,3 +229,42 @@ func ops2(t *testing.T, s events.Store, recs []events.Record, n int) []events.Re
 	}
 	return out
 }
+
+// ApplyBatch writes what Apply writes, skips what the database already holds (overlapping
+// batches, a stale instance) and advances the checkpoint to the batch's last record.
+func TestApplyBatch(t *testing.T) {
+	p := newTestDB(t).migrated(t)
+	m, err := postgres.New(testCtx(t), p, "pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := events.Key{Scope: events.ZoneScope("zone-1"), Type: "MeshTrafficPermission", Mesh: "default", Name: "a"}
+	b := events.Key{Scope: events.ZoneScope("zone-1"), Type: "MeshTrafficPermission", Mesh: "default", Name: "b"}
+	recs := []events.Record{
+		handRecord(1, a, 1, false), handRecord(2, b, 1, false), handRecord(3, a, 2, false),
+		handRecord(4, b, 2, true), handRecord(5, a, 3, false), handRecord(7, b, 3, false),
+	}
+	for _, r := range recs[:2] {
+		if err := m.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.ApplyBatch(recs[1:4]); err != nil { // overlaps sequence 2
+		t.Fatal(err)
+	}
+	stale, err := postgres.New(testCtx(t), p, "pg") // at 4 now
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ApplyBatch(recs[2:]); err != nil { // overlaps 3 and 4
+		t.Fatal(err)
+	}
+	if err := stale.ApplyBatch(recs); err != nil { // everything again: a no-op
+		t.Fatal(err)
+	}
+	if m.Sequence() != 7 || stale.Sequence() != 7 {
+		t.Errorf("sequences %d and %d, want 7", m.Sequence(), stale.Sequence())
+	}
+	checkLive(t, p, recs)
+	checkEvents(t, p, recs)
+}

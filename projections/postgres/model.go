@@ -105,6 +105,58 @@ func (m *Model) Apply(rec events.Record) error {
 	return nil
 }
 
+// ApplyBatch applies many records in one transaction (projections.BatchModel), for catching
+// up and rebuilding: the same rows as Apply record by record, the checkpoint advanced once to
+// the last. Records the database already holds are skipped, so overlapping batches and
+// concurrent instances still apply each event exactly once.
+func (m *Model) ApplyBatch(recs []events.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
+	defer cancel()
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// The checkpoint row is locked until commit, so a concurrent instance cannot apply between
+	// this read and the write. Before the first checkpoint there is no row to lock; two
+	// instances then collide on the events' primary key, and the loser retries.
+	var cur int64
+	err = tx.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1 FOR UPDATE`, m.name).Scan(&cur)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	if last := m.seq.Load(); uint64(cur) < last {
+		return fmt.Errorf("%w: database at %d, model at %d", ErrCheckpointBehind, cur, last)
+	}
+	b := &pgx.Batch{}
+	var last uint64
+	for _, rec := range recs {
+		if rec.Sequence <= uint64(cur) {
+			continue
+		}
+		if err := m.queueRows(b, rec); err != nil {
+			return err
+		}
+		last = rec.Sequence
+	}
+	if last != 0 {
+		b.Queue(advanceCheckpoint, m.name, int64(last))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("apply sequences %d-%d: %w", recs[0].Sequence, last, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit sequences %d-%d: %w", recs[0].Sequence, last, err)
+		}
+	}
+	if top := max(last, uint64(cur)); top > m.seq.Load() {
+		m.setSequence(top)
+	}
+	return nil
+}
+
 // Resync re-reads the checkpoint after a failed Apply (projections.Resyncer). When the schema
 // is gone — dropped or wiped while the CP ran — it creates it again: the tables are a
 // projection of the log, the new checkpoint is 0, and the runner rebuilds them from sequence 1.
@@ -204,26 +256,34 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, last uint64) (appli
 	return true, nil
 }
 
-// batch builds the statements of one record.
+// batch builds the statements of one record: checkpoint read and advance, then its rows.
 func (m *Model) batch(rec events.Record) (*pgx.Batch, error) {
-	ev, k := rec.Event, rec.Key
 	b := &pgx.Batch{}
 	b.Queue(readCheckpoint, m.name)
 	b.Queue(advanceCheckpoint, m.name, int64(rec.Sequence))
+	if err := m.queueRows(b, rec); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// queueRows queues the audit row and the resource upsert or delete of one record.
+func (m *Model) queueRows(b *pgx.Batch, rec events.Record) error {
+	ev, k := rec.Event, rec.Key
 	b.Queue(insertEvent, int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
 		k.Type, k.Mesh, k.Name, ev.Actor, ev.Origin, int64(ev.Revision), ev.CorrelationID, ev.Reason,
 		jsonOrNull(ev.Data), ev.Source, ev.DataContentType)
 	if ev.Deleted() {
 		b.Queue(deleteResource, k.Scope.Zone, k.Type, k.Mesh, k.Name)
-		return b, nil
+		return nil
 	}
 	row, err := parseResource(ev)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", k, err)
+		return fmt.Errorf("decode %s: %w", k, err)
 	}
 	b.Queue(upsertResource, k.Scope.Zone, k.Type, k.Mesh, k.Name, int64(ev.Revision),
 		int64(rec.Sequence), ev.Actor, row.labels, row.spec, string(ev.Data), row.created, row.modified)
-	return b, nil
+	return nil
 }
 
 func jsonOrNull(b json.RawMessage) any {
