@@ -19,6 +19,8 @@ type AuditIndex interface {
 	History(ctx context.Context, k events.Key) ([]events.Record, error)
 	// WaitFor returns once the index holds every event up to seq, or fails when ctx ends.
 	WaitFor(ctx context.Context, seq uint64) error
+	// Sequence is the last sequence the index holds.
+	Sequence() uint64
 }
 
 // auditSourceHeader says which store answered an audit request, for operators and tests.
@@ -31,8 +33,12 @@ const (
 )
 
 // auditIndexMaxWait bounds how long a request waits for the index to catch up with the read
-// model (normally milliseconds) before it reads the log instead.
-const auditIndexMaxWait = time.Second
+// model (normally milliseconds) before it reads the log instead; an index further behind than
+// auditIndexMaxLag events (rebuilding, or stalled) is not waited for at all.
+const (
+	auditIndexMaxWait = time.Second
+	auditIndexMaxLag  = 1000
+)
 
 // SetAuditIndex makes history and event-feed pages come from idx. Call it before Start.
 func (s *Server) SetAuditIndex(idx AuditIndex) { s.audit = idx }
@@ -43,9 +49,14 @@ func (s *Server) currentIndex(ctx context.Context) AuditIndex {
 	if s.audit == nil {
 		return nil
 	}
+	want := s.mgr.View().Sequence()
+	if have := s.audit.Sequence(); have+auditIndexMaxLag < want {
+		s.log.Debug("audit index far behind the log, reading the log", "index", have, "log", want)
+		return nil
+	}
 	wctx, cancel := context.WithTimeout(ctx, auditIndexMaxWait)
 	defer cancel()
-	if err := s.audit.WaitFor(wctx, s.mgr.View().Sequence()); err != nil {
+	if err := s.audit.WaitFor(wctx, want); err != nil {
 		s.log.Debug("audit index behind the log, reading the log", "err", err)
 		return nil
 	}

@@ -31,6 +31,9 @@ func (a *pgAudit) History(ctx context.Context, k events.Key) ([]events.Record, e
 	return a.audit.History(ctx, k)
 }
 
+// Sequence implements api.AuditIndex.
+func (a *pgAudit) Sequence() uint64 { return a.model.Sequence() }
+
 // WaitFor implements api.AuditIndex: the model has applied seq and the tables still hold it
 // (not emptied under the running model; one indexed single-row read).
 func (a *pgAudit) WaitFor(ctx context.Context, seq uint64) error {
