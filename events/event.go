@@ -21,11 +21,12 @@ const (
 // Event is one CloudEvents 1.0 envelope in structured JSON mode. Extension attribute names follow
 // the CloudEvents rule (lower-case letters and digits only).
 type Event struct {
-	SpecVersion     string    `json:"specversion"`
-	ID              string    `json:"id"`
-	Source          string    `json:"source"`
-	Type            string    `json:"type"`
-	Subject         string    `json:"subject"`
+	SpecVersion string `json:"specversion"`
+	ID          string `json:"id"`
+	Source      string `json:"source"`
+	Type        string `json:"type"`
+	Subject     string `json:"subject"`
+	// Time is when the change was made, UTC, with microsecond resolution.
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype,omitempty"`
 

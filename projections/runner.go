@@ -23,6 +23,24 @@ type Model interface {
 	Sequence() uint64
 }
 
+// Resyncer is a Model that can re-read where it stands after a failed Apply, e.g. a database
+// that was restored or wiped: its Sequence may then go back, and the runner replays from there.
+type Resyncer interface {
+	Resync(ctx context.Context) error
+}
+
+// BatchModel is a Model that applies many records at once, e.g. in one database transaction.
+// The runner uses it to catch up (on start and after a failure, such as a rebuild after a
+// wipe); the live tail still arrives one record at a time through Apply. ApplyBatch gets
+// records in sequence order and must be all-or-nothing and idempotent, like Apply.
+type BatchModel interface {
+	Model
+	ApplyBatch([]events.Record) error
+}
+
+// catchUpBatch is how many records a BatchModel gets per ApplyBatch.
+const catchUpBatch = 500
+
 // Runner feeds one model from one store.
 type Runner struct {
 	name  string
@@ -55,7 +73,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		return fmt.Errorf("projection %s: %w", r.name, err)
 	}
 	began := time.Now()
-	if _, err := r.store.Read(ctx, r.model.Sequence()+1, r.apply); err != nil {
+	if err := r.catchUp(ctx); err != nil {
 		return fmt.Errorf("projection %s: replay: %w", r.name, err)
 	}
 	if got := r.model.Sequence(); got < target {
@@ -91,6 +109,43 @@ func (r *Runner) Err() error {
 	return r.err
 }
 
+// catchUp reads the log from the model's sequence to its end as it is now, in batches when
+// the model takes them.
+func (r *Runner) catchUp(ctx context.Context) error {
+	bm, ok := r.model.(BatchModel)
+	if !ok {
+		_, err := r.store.Read(ctx, r.model.Sequence()+1, r.apply)
+		return err
+	}
+	var batch []events.Record
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		first, last := batch[0].Sequence, batch[len(batch)-1].Sequence
+		err := bm.ApplyBatch(batch)
+		batch = batch[:0]
+		if err != nil {
+			return &applyError{fmt.Errorf("apply sequences %d-%d: %w", first, last, err)}
+		}
+		return nil
+	}
+	_, err := r.store.Read(ctx, r.model.Sequence()+1, func(rec events.Record) error {
+		if rec.Sequence <= r.model.Sequence() {
+			return nil
+		}
+		batch = append(batch, rec)
+		if len(batch) < catchUpBatch {
+			return nil
+		}
+		return flush()
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
 func (r *Runner) apply(rec events.Record) error {
 	if rec.Sequence <= r.model.Sequence() {
 		return nil // a resumed consumer may repeat what was applied
@@ -112,7 +167,10 @@ func (r *Runner) follow(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for {
 		from := r.model.Sequence() + 1
-		err := r.store.Watch(ctx, from, r.apply)
+		err := r.catchUp(ctx) // after a failure there may be much to replay: in batches
+		if err == nil {
+			err = r.store.Watch(ctx, r.model.Sequence()+1, r.apply)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -134,5 +192,12 @@ func (r *Runner) follow(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)
+		if rs, ok := r.model.(Resyncer); ok && ae != nil {
+			if err := rs.Resync(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("projection resync failed, retrying", "err", err)
+			} else if ctx.Err() == nil {
+				r.log.Info("projection resynced", "sequence", r.model.Sequence())
+			}
+		}
 	}
 }

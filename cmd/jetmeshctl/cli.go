@@ -20,6 +20,7 @@ Usage:
 
 Commands:
   events    list the event log (CloudEvents), or follow it live with --follow
+  audit     the same as events: who changed what, when (--actor --mesh --since --until ...)
   history   every revision of a resource: when, who, from where, why
   diff      what changed in labels and spec between two revisions of a resource
   get       resources as they are now, or as they were at a time or sequence (--at)
@@ -55,6 +56,7 @@ type commandFunc func(ctx context.Context, args []string, g globals, stdout io.W
 
 var commands = map[string]commandFunc{
 	"events":  cmdEvents,
+	"audit":   cmdEvents, // the name operators look for; the same query
 	"history": cmdHistory,
 	"diff":    cmdDiff,
 	"get":     cmdGet,

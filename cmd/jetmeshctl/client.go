@@ -92,7 +92,7 @@ type page struct {
 // list fetches every page of a list, up to limit items (0: all).
 func (c *client) list(ctx context.Context, path string, q url.Values, limit int) ([]json.RawMessage, error) {
 	body, err := c.do(ctx, http.MethodGet, path, q)
-	var all []json.RawMessage
+	all := []json.RawMessage{} // an empty answer prints as [], not null
 	for {
 		if err != nil {
 			return nil, err

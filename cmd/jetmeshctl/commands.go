@@ -14,12 +14,15 @@ import (
 )
 
 const eventsHelp = `Usage: jetmeshctl events [--mesh M] [--type T] [--name N] [--actor A] [--zone Z] [--since T]
-                        [--limit N] [--follow]
+                        [--until T] [--limit N] [--follow]
+       jetmeshctl audit ...   (the same command)
 
 Lists the event log, oldest first: every create, update and delete of every resource, with
-who made it. The filters combine; --mesh also matches the mesh itself. --since takes an RFC3339
-time or a duration ago (--since 1h). With --follow it keeps printing new events as they happen
-until Ctrl-C (with --since, it first prints the matching events since then).
+who made it — the audit log. The filters combine; --mesh also matches the mesh itself. --since
+and --until (both inclusive) take an RFC3339 time or a duration ago (--since 2h --until 1h).
+With --follow it keeps printing new events as they happen until Ctrl-C (with --since, it first
+prints the matching events since then). A control plane with store.type postgres answers from
+its PostgreSQL audit log, others by reading the event log; the answer is the same.
 
 Table columns: SEQ TIME TYPE ACTION MESH NAME ACTOR. -o json|yaml prints the CloudEvents.
 `
@@ -55,6 +58,7 @@ func cmdEvents(ctx context.Context, args []string, g globals, stdout io.Writer) 
 		filters[f.name] = fs.String(f.name, "", f.help)
 	}
 	since := fs.String("since", "", "only events at or after this time (RFC3339, or a duration ago)")
+	until := fs.String("until", "", "only events at or before this time (RFC3339, or a duration ago)")
 	limit := fs.Int("limit", 0, "print at most this many events (0: all)")
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
@@ -77,12 +81,16 @@ func cmdEvents(ctx context.Context, args []string, g globals, stdout io.Writer) 
 		}
 		q.Set("type", rt.Name)
 	}
-	if *since != "" {
-		at, err := pointInTime("since", *since, false, time.Now())
+	now := time.Now()
+	for name, v := range map[string]string{"since": *since, "until": *until} {
+		if v == "" {
+			continue
+		}
+		at, err := pointInTime(name, v, false, now)
 		if err != nil {
 			return err
 		}
-		q.Set("since", at)
+		q.Set(name, at)
 	}
 	if *follow {
 		return followEvents(ctx, c, p, q)

@@ -113,6 +113,14 @@ func TestJetmeshctl(t *testing.T) {
 	if out := mustCtl(t, cp, "events", "--mesh", "default", "--limit", "1", "-o", "yaml"); !strings.Contains(out, "specversion:") {
 		t.Errorf("events -o yaml:\n%s", out)
 	}
+	// audit: the same query by its other name; --until before the second write keeps only the first.
+	out = mustCtl(t, cp, "audit", "--actor", "user:mesh-system:admin", "--type", "mtp", "--since", "1h", "--until", before)
+	if strings.Count(out, "MeshTrafficPermission   upserted") != 1 {
+		t.Errorf("audit --until:\n%s", out)
+	}
+	if out := mustCtl(t, cp, "audit", "--until", "2000-01-01T00:00:00Z", "-o", "json"); !strings.Contains(out, "[]") {
+		t.Errorf("audit before anything happened:\n%s", out)
+	}
 
 	// revert: back to revision 1, recorded with its reason.
 	if out := mustCtl(t, cp, "revert", "mtp", "p", "--revision", "1"); !strings.Contains(out, "reverted to revision 1") {

@@ -31,6 +31,10 @@ type Config struct {
 	// stream's MaxAge: that would also expire the current state of resources that have not
 	// changed for that long. The owner applies it by calling Store.Compact periodically.
 	HistoryMaxAge time.Duration `yaml:"historyMaxAge" json:"historyMaxAge"`
+	// HistoryMaxEvents keeps at most this many events per resource (JetStream's per-subject
+	// limit, enforced by the server on every append); 0 keeps them all. The newest event of a
+	// resource — its current state, or its tombstone — is never removed by it.
+	HistoryMaxEvents int `yaml:"historyMaxEvents" json:"historyMaxEvents"`
 	// Duplicates is the window in which JetStream drops a repeated Nats-Msg-Id (Change.ID).
 	Duplicates time.Duration `yaml:"duplicates" json:"duplicates"`
 	// Mirror makes the stream a read-only copy of another stream, usually in another
@@ -86,6 +90,9 @@ func (c Config) Validate() error {
 	if c.HistoryMaxAge < 0 {
 		errs = append(errs, errors.New("historyMaxAge must not be negative"))
 	}
+	if c.HistoryMaxEvents < 0 {
+		errs = append(errs, errors.New("historyMaxEvents must not be negative"))
+	}
 	if c.Duplicates <= 0 {
 		errs = append(errs, errors.New("duplicates window must be positive"))
 	}
@@ -95,10 +102,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// streamConfig is the JetStream configuration of the stream. Every limit is unlimited and the
-// discard policy is DiscardNew: when the account or disk is full the publish fails loudly
-// instead of JetStream silently dropping the oldest events (which are current state).
+// streamConfig is the JetStream configuration of the stream. Every limit but the per-subject
+// one (HistoryMaxEvents) is unlimited and the discard policy is DiscardNew: when the account or
+// disk is full the publish fails loudly instead of JetStream silently dropping the oldest
+// events (which are current state). The per-subject limit always drops a subject's oldest
+// events (DiscardNewPerSubject stays off), never the newest.
 func (c Config) streamConfig() jetstream.StreamConfig {
+	perSubject := int64(-1)
+	if c.HistoryMaxEvents > 0 {
+		perSubject = int64(c.HistoryMaxEvents)
+	}
 	sc := jetstream.StreamConfig{
 		Name:              c.Stream,
 		Description:       "jetmesh event log",
@@ -110,7 +123,7 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 		MaxMsgs:           -1,
 		MaxBytes:          -1,
 		MaxAge:            0, // see HistoryMaxAge
-		MaxMsgsPerSubject: -1,
+		MaxMsgsPerSubject: perSubject,
 		MaxConsumers:      -1,
 		MaxMsgSize:        -1,
 		Duplicates:        c.Duplicates,

@@ -157,7 +157,9 @@ func (s *Store) envelope(c events.Change) (events.Event, error) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	ev.Time = ev.Time.UTC()
+	// Microseconds are the resolution of PostgreSQL's timestamptz: every projection then holds
+	// the time exactly, and audit answers are the same whichever store serves them.
+	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
 	return ev, ev.Validate()
 }
 

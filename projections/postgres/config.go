@@ -183,8 +183,19 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	if c.ConnectionTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = time.Duration(c.ConnectionTimeout) * time.Second
 	}
+	// The application name tells operators (pg_stat_activity) which CP a connection is, and
+	// with a schema, which of several CPs sharing the database.
+	pc.ConnConfig.RuntimeParams["application_name"] = ApplicationName(c.Schema)
 	if c.Schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = c.Schema
 	}
 	return pc, nil
+}
+
+// ApplicationName is the application_name of the CP's connections with the given schema.
+func ApplicationName(schema string) string {
+	if schema == "" {
+		return "jetmesh-cp"
+	}
+	return "jetmesh-cp:" + schema
 }

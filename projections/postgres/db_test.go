@@ -48,7 +48,7 @@ func newTestDB(t *testing.T) *testDB {
 }
 
 // exec runs one statement on a connection of its own.
-func (db *testDB) exec(t *testing.T, sql string) {
+func (db *testDB) exec(t testing.TB, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -63,7 +63,7 @@ func (db *testDB) exec(t *testing.T, sql string) {
 }
 
 // pool opens a pool whose search_path is the test's schema; the test closes it at cleanup.
-func (db *testDB) pool(t *testing.T) *pgxpool.Pool {
+func (db *testDB) pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(db.dsn)
 	if err != nil {

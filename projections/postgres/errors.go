@@ -8,6 +8,10 @@ import (
 // ErrSchemaTooOld: the database needs 'jetmesh-cp migrate up' before this build can use it.
 var ErrSchemaTooOld = errors.New("database schema too old")
 
+// ErrCheckpointBehind: the database's checkpoint is older than what the model applied — the
+// tables were wiped or restored under it. Resync re-reads it and the runner replays from there.
+var ErrCheckpointBehind = errors.New("database checkpoint is behind the projection")
+
 // SchemaVersionError is CheckSchema's refusal; it matches ErrSchemaTooOld.
 type SchemaVersionError struct {
 	Have, Want int

@@ -75,12 +75,46 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // pool's search_path names. Concurrent callers wait for each other (a transaction-scoped
 // advisory lock), so two control planes starting together do not race.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := ensureSchema(ctx, pool); err != nil {
+		return err
+	}
 	for _, m := range migrations {
 		if err := applyMigration(ctx, pool, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
+}
+
+// ensureSchema creates the schema the pool's search_path names (Config.Schema) if it does not
+// exist, under the migration lock.
+func ensureSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	schema := pool.Config().ConnConfig.RuntimeParams["search_path"]
+	if schema == "" || strings.ContainsAny(schema, ", ") {
+		return nil // the server's default, or a list the operator manages
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	// Checked first: CREATE SCHEMA needs the database's CREATE privilege even when it would do
+	// nothing, and a user that only owns its schema may lack it.
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`,
+		schema).Scan(&exists); err != nil || exists {
+		if err != nil {
+			return fmt.Errorf("create schema %s: %w", schema, err)
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	return tx.Commit(ctx)
 }
 
 // applyMigration runs m unless it was applied already. The lock is taken first: even

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,9 @@ type Model struct {
 	pool *pgxpool.Pool
 	name string
 	seq  atomic.Uint64
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever seq moves
 }
 
 // New returns the model of the named projection, resuming from its checkpoint. It refuses a
@@ -36,7 +40,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, name string) (*Model, error) {
 	if err := CheckSchema(ctx, pool, SchemaVersionRequired); err != nil {
 		return nil, err
 	}
-	m := &Model{pool: pool, name: name}
+	m := &Model{pool: pool, name: name, changed: make(chan struct{})}
 	var seq int64
 	err := pool.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1`, name).Scan(&seq)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -55,9 +59,11 @@ const advanceCheckpoint = `INSERT INTO checkpoint (projection, sequence) VALUES 
 ON CONFLICT (projection) DO UPDATE SET sequence = EXCLUDED.sequence
 WHERE checkpoint.sequence < EXCLUDED.sequence`
 
+const readCheckpoint = `SELECT COALESCE((SELECT sequence FROM checkpoint WHERE projection = $1), 0)`
+
 const insertEvent = `INSERT INTO events (sequence, id, time, type, subject, scope, resource_type,
-    mesh, name, actor, origin, revision, correlation_id, reason, data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+    mesh, name, actor, origin, revision, correlation_id, reason, data, source, data_content_type)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 const upsertResource = `INSERT INTO resources (scope, type, mesh, name, revision, sequence, actor,
     labels, spec, resource, creation_time, modification_time)
@@ -84,7 +90,7 @@ func (m *Model) Apply(rec events.Record) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	applied, err := sendBatch(ctx, tx, b)
+	applied, err := sendBatch(ctx, tx, b, m.seq.Load())
 	if err != nil {
 		return err
 	}
@@ -94,20 +100,147 @@ func (m *Model) Apply(rec events.Record) error {
 		}
 	}
 	if rec.Sequence > m.seq.Load() {
-		m.seq.Store(rec.Sequence)
+		m.setSequence(rec.Sequence)
 	}
 	return nil
 }
 
-// sendBatch runs the batch (checkpoint first) in one round trip; applied is false when the
-// checkpoint says the record was applied before, and the caller then rolls back.
-func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err error) {
+// ApplyBatch applies many records in one transaction (projections.BatchModel), for catching
+// up and rebuilding: the same rows as Apply record by record, the checkpoint advanced once to
+// the last. Records the database already holds are skipped, so overlapping batches and
+// concurrent instances still apply each event exactly once.
+func (m *Model) ApplyBatch(recs []events.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
+	defer cancel()
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// The checkpoint row is locked until commit, so a concurrent instance cannot apply between
+	// this read and the write. Before the first checkpoint there is no row to lock; two
+	// instances then collide on the events' primary key, and the loser retries.
+	var cur int64
+	err = tx.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1 FOR UPDATE`, m.name).Scan(&cur)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	if last := m.seq.Load(); uint64(cur) < last {
+		return fmt.Errorf("%w: database at %d, model at %d", ErrCheckpointBehind, cur, last)
+	}
+	b := &pgx.Batch{}
+	var last uint64
+	for _, rec := range recs {
+		if rec.Sequence <= uint64(cur) {
+			continue
+		}
+		if err := m.queueRows(b, rec); err != nil {
+			return err
+		}
+		last = rec.Sequence
+	}
+	if last != 0 {
+		b.Queue(advanceCheckpoint, m.name, int64(last))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("apply sequences %d-%d: %w", recs[0].Sequence, last, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit sequences %d-%d: %w", recs[0].Sequence, last, err)
+		}
+	}
+	if top := max(last, uint64(cur)); top > m.seq.Load() {
+		m.setSequence(top)
+	}
+	return nil
+}
+
+// Resync re-reads the checkpoint after a failed Apply (projections.Resyncer). When the schema
+// is gone — dropped or wiped while the CP ran — it creates it again: the tables are a
+// projection of the log, the new checkpoint is 0, and the runner rebuilds them from sequence 1.
+// An old but present schema is never upgraded here; that stays 'jetmesh-cp migrate up'.
+func (m *Model) Resync(ctx context.Context) error {
+	v, err := SchemaVersion(ctx, m.pool)
+	if err != nil {
+		return fmt.Errorf("projection %s: resync: %w", m.name, err)
+	}
+	if v == 0 {
+		if err := Migrate(ctx, m.pool); err != nil {
+			return fmt.Errorf("projection %s: recreate wiped schema: %w", m.name, err)
+		}
+	}
+	var seq int64
+	err = m.pool.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1`, m.name).Scan(&seq)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("projection %s: resync: read checkpoint: %w", m.name, err)
+	}
+	if uint64(seq) != m.seq.Load() {
+		m.setSequence(uint64(seq))
+	}
+	return nil
+}
+
+// Verify checks that the database still holds what the model applied: its checkpoint is not
+// behind the model's (ErrCheckpointBehind when the tables were emptied or restored under it,
+// a query error when they are gone). Readers call it before trusting the tables.
+func (m *Model) Verify(ctx context.Context) error {
+	var cur int64
+	if err := m.pool.QueryRow(ctx, readCheckpoint, m.name).Scan(&cur); err != nil {
+		return fmt.Errorf("projection %s: verify: %w", m.name, err)
+	}
+	if last := m.seq.Load(); uint64(cur) < last {
+		return fmt.Errorf("projection %s: %w: database at %d, model at %d", m.name, ErrCheckpointBehind, cur, last)
+	}
+	return nil
+}
+
+// setSequence moves the in-memory checkpoint and wakes WaitFor.
+func (m *Model) setSequence(seq uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq.Store(seq)
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// WaitFor blocks until the model has applied seq, or ctx ends.
+func (m *Model) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		m.mu.Lock()
+		ch := m.changed
+		m.mu.Unlock()
+		if m.seq.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("projection %s: wait for sequence %d (at %d): %w", m.name, seq, m.seq.Load(), ctx.Err())
+		}
+	}
+}
+
+// sendBatch runs the batch (checkpoint read, then advance, then the rows) in one round trip;
+// applied is false when the checkpoint says the record was applied before, and the caller then
+// rolls back. A checkpoint below last, the sequence this model applied last, means the tables
+// were wiped or restored under the model: applying on top would leave a gap, so it fails with
+// ErrCheckpointBehind and the runner resyncs (Resync) and replays from the real checkpoint.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, last uint64) (applied bool, err error) {
 	br := tx.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil && applied && cerr != nil {
 			err = fmt.Errorf("apply: %w", cerr)
 		}
 	}()
+	var cur int64
+	if err := br.QueryRow().Scan(&cur); err != nil {
+		return false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if uint64(cur) < last {
+		return false, fmt.Errorf("%w: database at %d, model at %d", ErrCheckpointBehind, cur, last)
+	}
 	tag, err := br.Exec()
 	if err != nil {
 		return false, fmt.Errorf("advance checkpoint: %w", err)
@@ -115,7 +248,7 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err 
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
-	for range b.Len() - 1 {
+	for range b.Len() - 2 {
 		if _, err := br.Exec(); err != nil {
 			return false, fmt.Errorf("apply: %w", err)
 		}
@@ -123,25 +256,34 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) (applied bool, err 
 	return true, nil
 }
 
-// batch builds the statements of one record.
+// batch builds the statements of one record: checkpoint read and advance, then its rows.
 func (m *Model) batch(rec events.Record) (*pgx.Batch, error) {
-	ev, k := rec.Event, rec.Key
 	b := &pgx.Batch{}
+	b.Queue(readCheckpoint, m.name)
 	b.Queue(advanceCheckpoint, m.name, int64(rec.Sequence))
+	if err := m.queueRows(b, rec); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// queueRows queues the audit row and the resource upsert or delete of one record.
+func (m *Model) queueRows(b *pgx.Batch, rec events.Record) error {
+	ev, k := rec.Event, rec.Key
 	b.Queue(insertEvent, int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
 		k.Type, k.Mesh, k.Name, ev.Actor, ev.Origin, int64(ev.Revision), ev.CorrelationID, ev.Reason,
-		jsonOrNull(ev.Data))
+		jsonOrNull(ev.Data), ev.Source, ev.DataContentType)
 	if ev.Deleted() {
 		b.Queue(deleteResource, k.Scope.Zone, k.Type, k.Mesh, k.Name)
-		return b, nil
+		return nil
 	}
 	row, err := parseResource(ev)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", k, err)
+		return fmt.Errorf("decode %s: %w", k, err)
 	}
 	b.Queue(upsertResource, k.Scope.Zone, k.Type, k.Mesh, k.Name, int64(ev.Revision),
 		int64(rec.Sequence), ev.Actor, row.labels, row.spec, string(ev.Data), row.created, row.modified)
-	return b, nil
+	return nil
 }
 
 func jsonOrNull(b json.RawMessage) any {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/resources"
@@ -15,10 +16,12 @@ const checkpointVersion = 1
 // checkpoint is the read model at one sequence. LastEventID identifies the event at Sequence so
 // a checkpoint is never applied to a different log (a wiped or replaced stream).
 type checkpoint struct {
-	Version     int               `json:"version"`
-	Sequence    uint64            `json:"sequence"`
-	LastEventID string            `json:"lastEventId"`
-	Entries     []checkpointEntry `json:"entries"`
+	Version     int    `json:"version"`
+	Sequence    uint64 `json:"sequence"`
+	LastEventID string `json:"lastEventId"`
+	// LastEventTime is the time of that event; absent in checkpoints of older builds.
+	LastEventTime *time.Time        `json:"lastEventTime,omitempty"`
+	Entries       []checkpointEntry `json:"entries"`
 }
 
 type checkpointEntry struct {
@@ -31,9 +34,18 @@ type checkpointEntry struct {
 
 // WriteCheckpoint writes the model, the sequence it reflects and the id of the event there.
 func (s *State) WriteCheckpoint(w io.Writer) error {
+	_, _, err := s.WriteCheckpointAt(w)
+	return err
+}
+
+// WriteCheckpointAt is WriteCheckpoint returning the sequence written and its event's time.
+func (s *State) WriteCheckpointAt(w io.Writer) (seq uint64, at time.Time, err error) {
 	s.mu.RLock()
 	cp := checkpoint{Version: checkpointVersion, Sequence: s.seq, LastEventID: s.lastID}
-	var err error
+	if !s.lastAt.IsZero() {
+		at := s.lastAt
+		cp.LastEventTime = &at
+	}
 	for _, meshes := range s.byType {
 		for _, names := range meshes {
 			for _, e := range names {
@@ -49,14 +61,15 @@ func (s *State) WriteCheckpoint(w io.Writer) error {
 			}
 		}
 	}
+	seq, at = s.seq, s.lastAt
 	s.mu.RUnlock()
 	if err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
+		return 0, time.Time{}, fmt.Errorf("write checkpoint: %w", err)
 	}
 	if err := json.NewEncoder(w).Encode(cp); err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
+		return 0, time.Time{}, fmt.Errorf("write checkpoint: %w", err)
 	}
-	return nil
+	return seq, at, nil
 }
 
 // ReadCheckpoint loads a checkpoint into an empty model and returns its sequence and the id
@@ -96,7 +109,10 @@ func (s *State) ReadCheckpoint(r io.Reader) (seq uint64, lastEventID string, err
 	if len(s.feeds) != 0 {
 		return 0, "", fmt.Errorf("read checkpoint: replicated streams were applied first")
 	}
-	s.byType, s.seq, s.lastID = byType, cp.Sequence, cp.LastEventID
+	s.byType, s.seq, s.lastID, s.lastAt = byType, cp.Sequence, cp.LastEventID, time.Time{}
+	if cp.LastEventTime != nil {
+		s.lastAt = *cp.LastEventTime
+	}
 	return cp.Sequence, cp.LastEventID, nil
 }
 
@@ -104,6 +120,6 @@ func (s *State) ReadCheckpoint(r io.Reader) (seq uint64, lastEventID string, err
 func (s *State) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.byType, s.seq, s.lastID = map[string]map[string]map[string]*Entry{}, 0, ""
+	s.byType, s.seq, s.lastID, s.lastAt = map[string]map[string]map[string]*Entry{}, 0, "", time.Time{}
 	s.feeds = map[string]uint64{}
 }

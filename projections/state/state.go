@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/resources"
@@ -41,6 +42,7 @@ type State struct {
 	byType  map[string]map[string]map[string]*Entry
 	seq     uint64
 	lastID  string            // id of the event at seq, for checkpoints
+	lastAt  time.Time         // time of the event at seq, for point-in-time checkpoints
 	feeds   map[string]uint64 // sequences of the replicated streams feeding the model
 	changed chan struct{}     // closed and replaced on every apply
 	local   events.Scope
@@ -144,7 +146,7 @@ func (s *State) apply(feed string, rec events.Record) error {
 		}
 	}
 	if feed == "" {
-		s.seq, s.lastID = rec.Sequence, rec.Event.ID
+		s.seq, s.lastID, s.lastAt = rec.Sequence, rec.Event.ID, rec.Event.Time
 	} else {
 		s.feeds[feed] = rec.Sequence
 	}
@@ -168,6 +170,14 @@ func (s *State) WaitFor(ctx context.Context, seq uint64) error {
 			return fmt.Errorf("wait for sequence %d (at %d): %w", seq, applied, ctx.Err())
 		}
 	}
+}
+
+// LastEventTime is the time of the event at Sequence (zero before the first, and for a model
+// loaded from a checkpoint that did not record it).
+func (s *State) LastEventTime() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lastAt
 }
 
 // Get returns a live resource.

@@ -16,6 +16,28 @@ import (
 type client struct {
 	t    *testing.T
 	base string
+	// source, when set, is the X-Jetmesh-Audit-Source every successful audit page must name.
+	source string
+}
+
+// onBothBackends runs an audit test twice: against a CP that answers history and event pages
+// from the log, and against one with store.type postgres that answers them from the
+// PostgreSQL audit log. The same assertions hold for both: the answers are the same.
+func onBothBackends(t *testing.T, test func(t *testing.T, c client)) {
+	t.Run("log", func(t *testing.T) {
+		cp := cptest.Start(t, "")
+		test(t, client{t: t, base: cp.URL, source: "log"})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		cp := cptest.Start(t, "", cptest.WithPostgres(cptest.Postgres(t)))
+		test(t, client{t: t, base: cp.URL, source: "postgres"})
+	})
+}
+
+// isAuditPage reports whether a GET path is a history or event page (not a live stream).
+func isAuditPage(method, path string) bool {
+	return method == "GET" && (strings.HasPrefix(path, "/events") && !strings.Contains(path, "follow=") ||
+		strings.Contains(path, "/_history"))
 }
 
 // do sends a request and decodes a JSON answer (nil for non-JSON bodies).
@@ -36,6 +58,10 @@ func (c client) do(method, path, body string) (int, map[string]any, string) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if got := resp.Header.Get("X-Jetmesh-Audit-Source"); c.source != "" && resp.StatusCode == 200 &&
+		isAuditPage(method, path) && got != c.source {
+		c.t.Errorf("%s %s answered from %q, want %q", method, path, got, c.source)
+	}
 	var m map[string]any
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &m); err != nil {

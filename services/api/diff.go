@@ -148,7 +148,7 @@ func revisionIndex(recs []events.Record, rev uint64) int {
 
 // resourceHistory reads a resource's history oldest first, writing a 404 when it has none.
 func (s *Server) resourceHistory(w http.ResponseWriter, r *http.Request, t target, title string) ([]events.Record, bool) {
-	recs, err := s.mgr.History(r.Context(), t.desc, t.mesh, t.name)
+	recs, err := s.auditHistory(w, r, t)
 	if err != nil && !errors.Is(err, events.ErrNotFound) {
 		s.log.Warn("history failed", "type", t.desc.Name, "mesh", t.mesh, "name", t.name, "err", err)
 		writeError(w, toAPIError(title, err))

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jetmesh/jetmesh/events"
-	"github.com/jetmesh/jetmesh/services/manager"
 )
 
 const feedTitle = "Could not retrieve events"
@@ -30,43 +29,15 @@ type feedPage struct {
 	Next *string `json:"next"`
 }
 
-// feedFilter selects events of the feed. Empty fields match everything.
-type feedFilter struct {
-	mesh, typ, name, actor, zone string
-	since, until                 time.Time
-}
-
-// keep reports whether the event matches. The mesh filter also matches the Mesh resource itself,
-// so mesh=demo answers "what happened in demo" including its creation and deletion.
-func (f feedFilter) keep(rec events.Record) bool {
-	switch {
-	case f.mesh != "" && rec.Key.Mesh != f.mesh && (rec.Key.Type != manager.MeshType || rec.Key.Name != f.mesh),
-		f.typ != "" && rec.Key.Type != f.typ,
-		f.name != "" && rec.Key.Name != f.name,
-		f.actor != "" && rec.Event.Actor != f.actor,
-		f.zone == "global" && !rec.Key.Scope.IsGlobal(),
-		f.zone != "" && f.zone != "global" && rec.Key.Scope.Zone != f.zone,
-		!f.since.IsZero() && rec.Event.Time.Before(f.since):
-		return false
-	}
-	return true
-}
-
-// pastUntil reports whether the event lies after the time range; the log is in time order, so
-// a bounded read stops there.
-func (f feedFilter) pastUntil(rec events.Record) bool {
-	return !f.until.IsZero() && rec.Event.Time.After(f.until)
-}
-
 // parseFeedQuery reads the filters and the start sequence (from, or Last-Event-ID + 1).
-func (s *Server) parseFeedQuery(r *http.Request) (feedFilter, uint64, *apiError) {
+func (s *Server) parseFeedQuery(r *http.Request) (events.Query, uint64, *apiError) {
 	q := r.URL.Query()
-	f := feedFilter{mesh: q.Get("mesh"), typ: q.Get("type"), name: q.Get("name"),
-		actor: q.Get("actor"), zone: q.Get("zone")}
-	if d, ok := s.mgr.Registry().ByPath(f.typ); ok {
-		f.typ = d.Name // accept "meshtrafficpermissions" as well as "MeshTrafficPermission"
+	f := events.Query{Mesh: q.Get("mesh"), Type: q.Get("type"), Name: q.Get("name"),
+		Actor: q.Get("actor"), Zone: q.Get("zone")}
+	if d, ok := s.mgr.Registry().ByPath(f.Type); ok {
+		f.Type = d.Name // accept "meshtrafficpermissions" as well as "MeshTrafficPermission"
 	}
-	for field, dst := range map[string]*time.Time{"since": &f.since, "until": &f.until} {
+	for field, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(field); v != "" {
 			ts, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
@@ -93,9 +64,9 @@ func (s *Server) parseFeedQuery(r *http.Request) (feedFilter, uint64, *apiError)
 }
 
 // eventFeed answers GET /events: a page of the log (oldest first) or, with ?follow=true or
-// Accept: text/event-stream, a live Server-Sent Events stream. A page scans the log from
-// `from` until it has size+1 matches, so a selective filter over a long log reads much of it;
-// the PostgreSQL audit model will serve these queries from indexes.
+// Accept: text/event-stream, a live Server-Sent Events stream. A page comes from the audit
+// index (PostgreSQL) when one is configured and current, else from a scan of the log from
+// `from` until it has size+1 matches; both give the same answer.
 func (s *Server) eventFeed(w http.ResponseWriter, r *http.Request) {
 	f, from, perr := s.parseFeedQuery(r)
 	if perr != nil {
@@ -104,6 +75,7 @@ func (s *Server) eventFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if q.Get("follow") == "true" || strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		w.Header().Set(auditSourceHeader, sourceLog)
 		s.follow(w, r, f, from, q.Has("from") || r.Header.Get("Last-Event-ID") != "")
 		return
 	}
@@ -112,43 +84,57 @@ func (s *Server) eventFeed(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	resp := feedPage{Items: []feedItem{}}
-	var next uint64
-	_, err := s.mgr.Store().Read(r.Context(), max(from, 1), func(rec events.Record) error {
-		if f.pastUntil(rec) {
-			return errStop
-		}
-		if !f.keep(rec) {
-			return nil
-		}
-		if len(resp.Items) == size {
-			next = rec.Sequence // a further match exists: the next page starts there
-			return errStop
-		}
-		resp.Items = append(resp.Items, feedItem{Event: rec.Event, Sequence: rec.Sequence})
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
+	f.From, f.Limit = max(from, 1), size+1 // one more tells whether a next page exists
+	recs, err := s.auditEvents(w, r, f)
+	if err != nil {
 		s.log.Warn("read events failed", "err", err)
 		writeError(w, toAPIError(feedTitle, err))
 		return
 	}
-	if next != 0 {
-		q.Set("from", strconv.FormatUint(next, 10))
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
-		if r.TLS != nil {
-			u.Scheme = "https"
+	resp := feedPage{Items: []feedItem{}}
+	for i, rec := range recs {
+		if i == size {
+			q.Set("from", strconv.FormatUint(rec.Sequence, 10))
+			u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+			if r.TLS != nil {
+				u.Scheme = "https"
+			}
+			link := u.String()
+			resp.Next = &link
+			break
 		}
-		link := u.String()
-		resp.Next = &link
+		resp.Items = append(resp.Items, feedItem{Event: rec.Event, Sequence: rec.Sequence})
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// scanEvents answers q by reading the log from q.From: O(events read), which for a selective
+// filter over a long log is much of it.
+func (s *Server) scanEvents(ctx context.Context, q events.Query) ([]events.Record, error) {
+	var out []events.Record
+	_, err := s.mgr.Store().Read(ctx, max(q.From, 1), func(rec events.Record) error {
+		if q.PastUntil(rec) {
+			return errStop
+		}
+		if !q.Match(rec) {
+			return nil
+		}
+		out = append(out, rec)
+		if q.Limit > 0 && len(out) == q.Limit {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return out, nil
 }
 
 // follow streams matching events as Server-Sent Events (id: sequence, event: CloudEvents type,
 // data: the feed item) until the client goes away or the server shuts down. Without a start
 // position (from or Last-Event-ID) it starts after the newest event, like tail -f.
-func (s *Server) follow(w http.ResponseWriter, r *http.Request, f feedFilter, from uint64, explicit bool) {
+func (s *Server) follow(w http.ResponseWriter, r *http.Request, f events.Query, from uint64, explicit bool) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, newError(http.StatusNotAcceptable, feedTitle, "streaming is not supported on this connection"))
@@ -172,7 +158,7 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, f feedFilter, fr
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush() // the client knows it is subscribed before the first event
 	err := s.mgr.Store().Watch(ctx, max(from, 1), func(rec events.Record) error {
-		if !f.keep(rec) || f.pastUntil(rec) {
+		if !f.Match(rec) {
 			return nil
 		}
 		data, err := json.Marshal(feedItem{Event: rec.Event, Sequence: rec.Sequence})

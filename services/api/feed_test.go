@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-func TestEventFeedFiltersAndPagination(t *testing.T) {
-	c, _ := newClient(t)
+func TestEventFeedFiltersAndPagination(t *testing.T) { onBothBackends(t, testEventFeed) }
+
+func testEventFeed(t *testing.T, c client) {
 	c.must("PUT", "/meshes/default/meshtrafficpermissions/one", mtp("one", "Allow"), 201)
 	c.must("PUT", "/meshes/default/meshtrafficpermissions/one", mtp("one", "Deny"), 200)
 	c.must("PUT", "/meshes/default/meshtrafficpermissions/two", mtp("two", "Allow"), 201)

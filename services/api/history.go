@@ -125,17 +125,50 @@ func badParam(title, field, reason string) *apiError {
 // errStop ends a Read early; it never reaches a client.
 var errStop = errors.New("stop reading")
 
-// replay builds the read model as it was at p by folding the log from sequence 1 into a fresh
-// state.State. The cost is a full read of the log up to p (O(events), in memory, per request);
-// projection checkpoints will let it start from the nearest snapshot instead. Events removed by
-// compaction are missing from the replay, so points older than the retention window show only
-// what the log still holds.
-func (s *Server) replay(ctx context.Context, p pointInTime) (*state.State, error) {
-	view := state.New(s.mgr.Registry())
+// Checkpoints finds a saved read model to start a point-in-time replay from.
+type Checkpoints interface {
+	// Before returns the read model of the newest checkpoint at or before sequence seq (or,
+	// when seq is 0, at or before time at), or nil when there is none.
+	Before(ctx context.Context, seq uint64, at time.Time) (*state.State, error)
+}
+
+// SetCheckpoints makes ?at= replays start from checkpoints. Call it before Start.
+func (s *Server) SetCheckpoints(c Checkpoints) { s.checkpoints = c }
+
+// replayFromHeader tells which sequence a ?at= replay started from (1: the whole log).
+const replayFromHeader = "X-Jetmesh-Replay-From"
+
+// replay builds the read model as it was at p: the newest checkpoint at or before p (when
+// Checkpoints are set and hold one), then the log's events after it up to p. Without a
+// checkpoint it folds the log from sequence 1: O(events up to p), in memory, per request.
+//
+// A checkpoint is exact for its sequence, so the answer is the same either way — except for
+// points older than the retention (history max age / max events): the events that retention
+// removed are missing from a replay from sequence 1, while a checkpoint taken before they were
+// removed still holds their effect, so it answers such points more faithfully, not less.
+func (s *Server) replay(ctx context.Context, w http.ResponseWriter, p pointInTime) (*state.State, error) {
 	if p.bySeq && p.seq == 0 {
-		return view, nil
+		return state.New(s.mgr.Registry()), nil
 	}
-	_, err := s.mgr.Store().Read(ctx, 1, func(rec events.Record) error {
+	var view *state.State
+	if s.checkpoints != nil {
+		var err error
+		if p.bySeq {
+			view, err = s.checkpoints.Before(ctx, p.seq, time.Time{})
+		} else {
+			view, err = s.checkpoints.Before(ctx, 0, p.time)
+		}
+		if err != nil {
+			s.log.Warn("past checkpoint unusable, replaying the log from the start", "err", err)
+			view = nil
+		}
+	}
+	if view == nil {
+		view = state.New(s.mgr.Registry())
+	}
+	from := view.Sequence() + 1
+	w.Header().Set(replayFromHeader, strconv.FormatUint(from, 10))
+	_, err := s.mgr.Store().Read(ctx, from, func(rec events.Record) error {
 		// Times follow the log's order (the writer stamps them just before appending), so the
 		// first event past the point ends the prefix.
 		if !p.includes(rec) {
@@ -161,7 +194,7 @@ func (s *Server) viewAt(w http.ResponseWriter, r *http.Request, t target, title 
 	if !at.passed {
 		return s.mgr.View(), s.checkMesh(w, t)
 	}
-	view, err := s.replay(r.Context(), at)
+	view, err := s.replay(r.Context(), w, at)
 	if err != nil {
 		s.log.Warn("replay failed", "type", t.desc.Name, "err", err)
 		writeError(w, toAPIError(title, err))

@@ -73,8 +73,9 @@ func action(t *testing.T, res map[string]any) string {
 	return fmt.Sprint(from[0].(map[string]any)["default"].(map[string]any)["action"])
 }
 
-func TestResourceHistory(t *testing.T) {
-	c, _ := newClient(t)
+func TestResourceHistory(t *testing.T) { onBothBackends(t, testResourceHistory) }
+
+func testResourceHistory(t *testing.T, c client) {
 	path := "/meshes/default/meshtrafficpermissions/p"
 	c.must("PUT", path, mtp("p", "Allow"), 201)
 	putWithRequestID(t, c, path, mtp("p", "Deny"), "req-42", 200)

@@ -18,8 +18,9 @@ func changes(t *testing.T, d map[string]any) []map[string]any {
 	return out
 }
 
-func TestResourceDiff(t *testing.T) {
-	c, _ := newClient(t)
+func TestResourceDiff(t *testing.T) { onBothBackends(t, testResourceDiff) }
+
+func testResourceDiff(t *testing.T, c client) {
 	path := "/meshes/default/meshtrafficpermissions/p"
 	c.must("PUT", path, mtp("p", "Allow"), 201)
 	c.must("PUT", path, mtp("p", "Deny"), 200)

@@ -68,6 +68,10 @@ type Server struct {
 	info Info
 	mgr  *manager.Manager
 	log  *slog.Logger
+	// audit serves history and feed pages when set (SetAuditIndex); nil reads the log.
+	audit AuditIndex
+	// checkpoints shorten ?at= replays when set (SetCheckpoints).
+	checkpoints Checkpoints
 
 	// streams ends live event streams when the server shuts down (Shutdown does not cancel
 	// request contexts, and a stream never finishes on its own).

@@ -35,6 +35,8 @@ type Config struct {
 	XDS       XDSConfig       `json:"xds"`
 	NATS      NATSConfig      `json:"nats"`
 	Store     StoreConfig     `json:"store"`
+	// Checkpoint says how often the in-memory read model is saved to <dataDir>/checkpoints.
+	Checkpoint CheckpointConfig `json:"checkpoint"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 }
@@ -148,8 +150,25 @@ type StoreConfig struct {
 	Replicas int `json:"replicas"`
 	// HistoryMaxAge drops revisions older than this, never the current one (0 keeps all).
 	HistoryMaxAge Duration `json:"historyMaxAge"`
+	// HistoryMaxEvents keeps at most this many events per resource, never dropping the current
+	// revision (0 keeps all). Applies to the JetStream log; a PostgreSQL audit log keeps what it
+	// received.
+	HistoryMaxEvents int `json:"historyMaxEvents"`
 	// Postgres is used when Type is "postgres": a read model and audit log fed from the log.
 	Postgres postgres.Config `json:"postgres"`
+}
+
+// CheckpointConfig bounds how much of the log a restart replays, also after a crash: the read
+// model is saved after this many events or this long after a change, whichever comes first
+// (and on graceful shutdown).
+type CheckpointConfig struct {
+	// Events applied since the last checkpoint that trigger the next one.
+	Events int `json:"events"`
+	// Interval after which changes are checkpointed even when fewer than Events arrived.
+	Interval Duration `json:"interval"`
+	// Keep this many past checkpoints for point-in-time reads (?at=), which then replay from
+	// the newest one at or before their point instead of from sequence 1 (0: none).
+	Keep int `json:"keep"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -172,6 +191,7 @@ func DefaultConfig() Config {
 	c.XDS.DataplaneCleanupAge = Duration(72 * time.Hour)
 	c.NATS.Embedded = EmbeddedNATSConfig{Host: "127.0.0.1", Port: 5690, SyncAlways: true}
 	c.Store = StoreConfig{Type: "memory", Replicas: 1, Postgres: postgres.DefaultConfig()}
+	c.Checkpoint = CheckpointConfig{Events: 5000, Interval: Duration(30 * time.Second), Keep: 10}
 	c.ShutdownTimeout = Duration(30 * time.Second)
 	return c
 }
@@ -218,6 +238,9 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.type %q: must be memory or jetstream", c.Store.Type))
 	}
+	if c.Store.HistoryMaxEvents < 0 {
+		errs = append(errs, fmt.Errorf("store.historyMaxEvents %d: must not be negative (0 keeps all)", c.Store.HistoryMaxEvents))
+	}
 	if c.Store.Replicas < 1 || c.Store.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("store.replicas %d: must be 1..5", c.Store.Replicas))
 	}
@@ -236,6 +259,9 @@ func (c Config) Validate() error {
 	}
 	if c.XDS.DataplaneDeregistrationDelay < 0 || c.XDS.DataplaneStatusFlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("xds.dataplaneDeregistrationDelay must not be negative and xds.dataplaneStatusFlushInterval must be positive"))
+	}
+	if c.Checkpoint.Events < 1 || c.Checkpoint.Interval <= 0 || c.Checkpoint.Keep < 0 {
+		errs = append(errs, fmt.Errorf("checkpoint.events must be at least 1, checkpoint.interval positive and checkpoint.keep not negative"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout must be positive"))
@@ -301,6 +327,10 @@ var envVars = []envvar.Var[Config]{
 	envvar.Bool("JETMESH_NATS_SYNC_ALWAYS", func(c *Config) *bool { return &c.NATS.Embedded.SyncAlways }),
 	envvar.Int("JETMESH_STORE_REPLICAS", func(c *Config) *int { return &c.Store.Replicas }),
 	durationVar("JETMESH_STORE_HISTORY_MAX_AGE", func(c *Config) *Duration { return &c.Store.HistoryMaxAge }),
+	envvar.Int("JETMESH_STORE_HISTORY_MAX_EVENTS", func(c *Config) *int { return &c.Store.HistoryMaxEvents }),
+	envvar.Int("JETMESH_CHECKPOINT_EVENTS", func(c *Config) *int { return &c.Checkpoint.Events }),
+	durationVar("JETMESH_CHECKPOINT_INTERVAL", func(c *Config) *Duration { return &c.Checkpoint.Interval }),
+	envvar.Int("JETMESH_CHECKPOINT_KEEP", func(c *Config) *int { return &c.Checkpoint.Keep }),
 	durationVar("JETMESH_SHUTDOWN_TIMEOUT", func(c *Config) *Duration { return &c.ShutdownTimeout }),
 }
 

@@ -48,12 +48,13 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newStore,
 			func(s *jsstore.Store) events.Store { return s },
 			newState,
+			newCheckpointer,
 			newRunner,
 			newManager,
+			newPostgres,
 			newAPI,
 		),
 		fx.Invoke(startCompactor),
-		fx.Invoke(startPostgres),
 		modeModule(cfg),
 		// Invoking the API server last makes it start last: once GET / answers, everything
 		// else (projections, DP server) is up. Parts start in dependency order and stop in
@@ -171,6 +172,7 @@ func newStore(nc *nats.Conn, cfg Config, inst instance, log *slog.Logger) (*jsst
 	}
 	scfg.Subjects = []string{inst.Scope.Wildcard()}
 	scfg.Replicas = cfg.Store.Replicas
+	scfg.HistoryMaxEvents = cfg.Store.HistoryMaxEvents
 	return jsstore.New(ctx, js, scfg, "jetmesh://cp/"+inst.ID, log.With("component", "store"))
 }
 
@@ -183,17 +185,22 @@ func startCompactor(lc fx.Lifecycle, cfg Config, store *jsstore.Store, log *slog
 	lc.Append(fx.StartStopHook(c.Start, c.Stop))
 }
 
-func newRunner(lc fx.Lifecycle, cfg Config, store events.Store, view *state.State, log *slog.Logger) *projections.Runner {
+func newRunner(lc fx.Lifecycle, store events.Store, view *state.State, cp *checkpointer, log *slog.Logger) *projections.Runner {
 	r := projections.NewRunner("state", store, view, log)
-	path := filepath.Join(cfg.DataDir, "checkpoints", "state.json")
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
-		loadCheckpoint(ctx, path, view, store, log)
-		return r.Start(ctx)
+		cp.load(ctx, store)
+		if err := r.Start(ctx); err != nil {
+			return err
+		}
+		return cp.Start(ctx)
 	}, func(ctx context.Context) error {
+		if err := cp.Stop(ctx); err != nil {
+			return err
+		}
 		if err := r.Stop(ctx); err != nil {
 			return err
 		}
-		if err := saveCheckpoint(path, view); err != nil {
+		if _, err := cp.save(); err != nil {
 			log.Warn("read model checkpoint not saved; the next start replays the log", "err", err)
 		}
 		return nil
@@ -214,11 +221,16 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	return m
 }
 
-func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, log *slog.Logger) *api.Server {
+func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *pgAudit, cp *checkpointer,
+	log *slog.Logger) *api.Server {
 	s := api.New(cfg.apiConfig(), api.Info{
 		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
 		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
 	}, m, log.With("component", "api"))
+	s.SetCheckpoints(cp) // ?at= replays start from the nearest past checkpoint
+	if pg != nil {
+		s.SetAuditIndex(pg) // with store.type postgres, audit pages come from PostgreSQL
+	}
 	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s
 }

@@ -14,20 +14,51 @@ import (
 	"github.com/jetmesh/jetmesh/projections/postgres"
 )
 
-// startPostgres feeds the PostgreSQL read model and audit log from the event log when
-// store.type is postgres. The CP refuses to start on an unreachable database or an old
-// schema, as Kuma does; once running, a lost database only pauses the projection, which
-// resumes from its own checkpoint when the database is back (nothing is lost: it is a
-// projection of the log).
-func startPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Logger) error {
+// pgAudit is the PostgreSQL audit index the API serves history and event pages from. Its
+// fields are set by the start hook, which runs before the API starts.
+type pgAudit struct {
+	audit *postgres.Audit
+	model *postgres.Model
+}
+
+// Events implements api.AuditIndex.
+func (a *pgAudit) Events(ctx context.Context, q events.Query) ([]events.Record, error) {
+	return a.audit.Events(ctx, q)
+}
+
+// History implements api.AuditIndex.
+func (a *pgAudit) History(ctx context.Context, k events.Key) ([]events.Record, error) {
+	return a.audit.History(ctx, k)
+}
+
+// Sequence implements api.AuditIndex.
+func (a *pgAudit) Sequence() uint64 { return a.model.Sequence() }
+
+// WaitFor implements api.AuditIndex: the model has applied seq and the tables still hold it
+// (not emptied under the running model; one indexed single-row read).
+func (a *pgAudit) WaitFor(ctx context.Context, seq uint64) error {
+	if err := a.model.WaitFor(ctx, seq); err != nil {
+		return err
+	}
+	return a.model.Verify(ctx)
+}
+
+// newPostgres feeds the PostgreSQL read model and audit log from the event log when
+// store.type is postgres, and returns the audit index over it (nil otherwise). The CP refuses
+// to start on an unreachable database or an old schema, as Kuma does; once running, a lost
+// database only pauses the projection, which resumes from its own checkpoint when the database
+// is back, or rebuilds from sequence 1 when the schema was wiped (nothing is lost: it is a
+// projection of the log). Meanwhile the API answers audit queries from the log.
+func newPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Logger) (*pgAudit, error) {
 	if cfg.Store.Type != "postgres" {
-		return nil
+		return nil, nil
 	}
 	log = log.With("component", "postgres")
 	pc, err := cfg.Store.Postgres.PoolConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	idx := &pgAudit{}
 	var pool *pgxpool.Pool
 	var runner *projections.Runner
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
@@ -45,6 +76,7 @@ func startPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Lo
 			pool.Close()
 			return err
 		}
+		idx.model, idx.audit = model, postgres.NewAudit(pool)
 		runner = projections.NewRunner("postgres", store, model, log)
 		runner.RetryApply = true
 		return runner.Start(ctx)
@@ -52,5 +84,5 @@ func startPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Lo
 		defer pool.Close()
 		return runner.Stop(ctx)
 	}))
-	return nil
+	return idx, nil
 }

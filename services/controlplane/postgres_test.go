@@ -2,14 +2,10 @@ package controlplane_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jetmesh/jetmesh/projections/postgres"
@@ -17,50 +13,9 @@ import (
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 )
 
-// pgSchema creates a schema of its own in the test database and returns the CP settings that
-// use it; .ci/run fails when this skips.
-func pgSchema(t *testing.T) postgres.Config {
-	t.Helper()
-	dsn := os.Getenv("JETMESH_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("JETMESH_TEST_POSTGRES_DSN is not set")
-	}
-	cc, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("jm_cp_%d", rand.Uint32())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-	cfg := postgres.DefaultConfig()
-	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.DBName = cc.Host, int(cc.Port), cc.User, cc.Password, cc.Database
-	cfg.Schema = schema
-	return cfg
-}
+func pgSchema(t *testing.T) postgres.Config { return cptest.PostgresSchema(t) }
 
-func pgPool(t *testing.T, cfg postgres.Config) *pgxpool.Pool {
-	t.Helper()
-	pc, err := cfg.PoolConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
+func pgPool(t *testing.T, cfg postgres.Config) *pgxpool.Pool { return cptest.PostgresPool(t, cfg) }
 
 // With store.type postgres the CP refuses an unmigrated database, and once migrated it
 // writes every change into the resources table and the audit log.

@@ -100,6 +100,16 @@ func (m *Manager) AddReplica(feed string, s events.Store) {
 	m.replicas[feed] = s
 }
 
+// Replicated reports whether a live resource arrived by replication rather than being
+// written by this control plane.
+func (m *Manager) Replicated(desc *resources.Descriptor, mesh, name string) bool {
+	if desc.Scope == resources.ScopeGlobal {
+		mesh = ""
+	}
+	e, ok := m.view.Get(desc.Name, mesh, name)
+	return ok && e.Feed() != ""
+}
+
 // History returns a resource's revisions from the log that holds them: this CP's own, or
 // the replica a replicated resource (a global policy on a zone, a zone's dataplane on the
 // global) arrived through.

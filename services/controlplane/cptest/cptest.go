@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/controlplane"
 	"github.com/jetmesh/jetmesh/services/dpserver"
@@ -29,7 +30,9 @@ type CP struct {
 	// CACertFile is the certificate dataplanes verify the DP server with.
 	CACertFile string
 	Config     controlplane.Config
-	app        *fx.App
+	// Store is the CP's event log, for tests that compare a projection with it.
+	Store events.Store
+	app   *fx.App
 }
 
 // Option changes the configuration before start.
@@ -71,9 +74,10 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var srv *api.Server
 	var dps *dpserver.Server
-	populate := fx.Populate(&srv, &dps)
+	var store events.Store
+	populate := fx.Populate(&srv, &dps, &store)
 	if cfg.Mode == "global" {
-		populate = fx.Populate(&srv) // a global serves no dataplanes
+		populate = fx.Populate(&srv, &store) // a global serves no dataplanes
 	}
 	app := fx.New(
 		controlplane.Module(cfg, log),
@@ -88,7 +92,7 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	if err := app.Start(ctx); err != nil {
 		return nil, err
 	}
-	cp := &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), Config: cfg, app: app}
+	cp := &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), Config: cfg, Store: store, app: app}
 	if dps != nil {
 		cp.DPAddress, cp.CACertFile = dps.Addr().String(), dps.CACertFile()
 	}

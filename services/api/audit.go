@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/jetmesh/jetmesh/events"
+)
+
+// AuditIndex answers audit queries from an index of the log (the PostgreSQL audit log,
+// projections/postgres) instead of reading the log. It is a projection and may lag the log or
+// be unavailable; the API then answers from the log, which gives the same answer slower.
+type AuditIndex interface {
+	// Events returns the events matching q oldest first, from q.From, at most q.Limit.
+	Events(ctx context.Context, q events.Query) ([]events.Record, error)
+	// History returns every event of a resource, oldest first.
+	History(ctx context.Context, k events.Key) ([]events.Record, error)
+	// WaitFor returns once the index holds every event up to seq, or fails when ctx ends.
+	WaitFor(ctx context.Context, seq uint64) error
+	// Sequence is the last sequence the index holds.
+	Sequence() uint64
+}
+
+// auditSourceHeader says which store answered an audit request, for operators and tests.
+const auditSourceHeader = "X-Jetmesh-Audit-Source"
+
+// Values of auditSourceHeader.
+const (
+	sourceIndex = "postgres"
+	sourceLog   = "log"
+)
+
+// auditIndexMaxWait bounds how long a request waits for the index to catch up with the read
+// model (normally milliseconds) before it reads the log instead; an index further behind than
+// auditIndexMaxLag events (rebuilding, or stalled) is not waited for at all.
+const (
+	auditIndexMaxWait = time.Second
+	auditIndexMaxLag  = 1000
+)
+
+// SetAuditIndex makes history and event-feed pages come from idx. Call it before Start.
+func (s *Server) SetAuditIndex(idx AuditIndex) { s.audit = idx }
+
+// currentIndex returns the audit index once it reflects at least what the read model does —
+// so a client reading its own write sees it — or nil when there is none or it lags.
+func (s *Server) currentIndex(ctx context.Context) AuditIndex {
+	if s.audit == nil {
+		return nil
+	}
+	want := s.mgr.View().Sequence()
+	if have := s.audit.Sequence(); have+auditIndexMaxLag < want {
+		s.log.Debug("audit index far behind the log, reading the log", "index", have, "log", want)
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, auditIndexMaxWait)
+	defer cancel()
+	if err := s.audit.WaitFor(wctx, want); err != nil {
+		s.log.Debug("audit index behind the log, reading the log", "err", err)
+		return nil
+	}
+	return s.audit
+}
+
+// auditEvents answers q from the index when it is current and works, else from the log, and
+// says which in the response header.
+func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, q events.Query) ([]events.Record, error) {
+	if idx := s.currentIndex(r.Context()); idx != nil {
+		recs, err := idx.Events(r.Context(), q)
+		if err == nil {
+			w.Header().Set(auditSourceHeader, sourceIndex)
+			return recs, nil
+		}
+		if r.Context().Err() != nil {
+			return nil, err
+		}
+		s.log.Warn("audit index query failed, reading the log", "err", err)
+	}
+	w.Header().Set(auditSourceHeader, sourceLog)
+	return s.scanEvents(r.Context(), q)
+}
+
+// auditHistory is auditEvents for one resource's history (ErrNotFound or empty: none). A
+// replicated resource (a global policy on a zone, a zone's dataplane on the global) is read
+// from the replica it arrived through: the audit index follows only this CP's own log.
+func (s *Server) auditHistory(w http.ResponseWriter, r *http.Request, t target) ([]events.Record, error) {
+	if s.mgr.Replicated(t.desc, t.mesh, t.name) {
+		w.Header().Set(auditSourceHeader, sourceLog)
+		recs, err := s.mgr.History(r.Context(), t.desc, t.mesh, t.name)
+		if errors.Is(err, events.ErrNotFound) {
+			return nil, nil
+		}
+		return recs, err
+	}
+	k := s.mgr.Key(t.desc, t.mesh, t.name)
+	if idx := s.currentIndex(r.Context()); idx != nil {
+		recs, err := idx.History(r.Context(), k)
+		if err == nil {
+			w.Header().Set(auditSourceHeader, sourceIndex)
+			return recs, nil
+		}
+		if r.Context().Err() != nil {
+			return nil, err
+		}
+		s.log.Warn("audit index history failed, reading the log", "err", err)
+	}
+	w.Header().Set(auditSourceHeader, sourceLog)
+	recs, err := s.mgr.Store().History(r.Context(), k)
+	if errors.Is(err, events.ErrNotFound) {
+		return nil, nil
+	}
+	return recs, err
+}
