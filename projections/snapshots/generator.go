@@ -17,6 +17,9 @@ import (
 // Generate is the Generator of real proxies: Envoy config for sidecars, API listeners for
 // grpc-go clients.
 func Generate(in Input) (map[string][]types.Resource, map[string]string, error) {
+	if in.Ingress != nil {
+		return generateIngress(in.Ingress)
+	}
 	meshSpec, _ := in.Mesh.Spec.(*core.Mesh)
 	dpSpec, ok := in.Dataplane.Spec.(*core.Dataplane)
 	if !ok {

@@ -33,6 +33,8 @@ type Client struct {
 	AdminPort uint32
 	// GRPC marks grpc-go xDS clients, which consume API listeners named after services.
 	GRPC bool
+	// Ingress marks a zone ingress proxy (node id ".<name>", Mesh empty).
+	Ingress bool
 }
 
 // Generator builds a proxy's resources and per-type versions from its inputs.
@@ -48,6 +50,8 @@ type Input struct {
 	// Policies are the mesh's targetRef policies by type name, each list sorted by name.
 	Policies map[string][]*resources.Resource
 	Zone     string
+	// Ingress is set, alone, for a zone ingress proxy.
+	Ingress *generate.IngressProxy
 }
 
 type dataplane struct {
@@ -186,6 +190,7 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 			return nil // another zone's dataplanes reach this zone through its ingress
 		}
 		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
+		p.markIngressesLocked()
 	default:
 		desc, ok := p.reg.ByName(rec.Key.Type)
 		if !ok || !desc.TargetRef {
@@ -465,6 +470,9 @@ func (p *Projector) takeDirty() []Input {
 }
 
 func (p *Projector) inputLocked(c Client) (Input, bool) {
+	if c.Ingress {
+		return p.ingressInputLocked(c)
+	}
 	m := p.meshes[c.Mesh]
 	if m == nil || m.mesh == nil {
 		return Input{}, false

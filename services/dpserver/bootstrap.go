@@ -69,8 +69,12 @@ func (h *BootstrapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // resolve finds the proxy's Dataplane: inline in the request (direct mode) or already
 // applied (indirect mode).
 func (h *BootstrapHandler) resolve(req bootstrap.Request) (*resources.Resource, int, error) {
-	if pt := req.ProxyType; pt != "" && pt != bootstrap.ProxyTypeDataplane {
-		return nil, http.StatusUnprocessableEntity, fmt.Errorf("proxy type %q is not served by this control plane yet", pt)
+	switch req.ProxyType {
+	case "", bootstrap.ProxyTypeDataplane:
+	case bootstrap.ProxyTypeIngress:
+		return h.resolveIngress(req)
+	default:
+		return nil, http.StatusUnprocessableEntity, fmt.Errorf("proxy type %q is not served by this control plane yet", req.ProxyType)
 	}
 	desc, _ := h.mgr.Registry().ByName(manager.DataplaneType)
 	if req.DataplaneResource != "" {
@@ -96,14 +100,46 @@ func (h *BootstrapHandler) resolve(req bootstrap.Request) (*resources.Resource, 
 	return e.Resource, http.StatusOK, nil
 }
 
+// resolveIngress finds a zone ingress proxy's ZoneIngress, inline or already applied.
+func (h *BootstrapHandler) resolveIngress(req bootstrap.Request) (*resources.Resource, int, error) {
+	desc, _ := h.mgr.Registry().ByName(ingressType)
+	if req.DataplaneResource != "" {
+		zi, err := resources.DecodeAs(desc, []byte(req.DataplaneResource))
+		if err != nil {
+			return nil, http.StatusUnprocessableEntity, err
+		}
+		if err := resources.Validate(zi); err != nil {
+			return nil, http.StatusUnprocessableEntity, fmt.Errorf("zone ingress %s: %w", zi.Meta.Name, err)
+		}
+		return zi, http.StatusOK, nil
+	}
+	if req.Name == "" {
+		return nil, http.StatusUnprocessableEntity, errors.New("name is required without an inline zone ingress")
+	}
+	e, ok := h.mgr.View().Get(ingressType, "", req.Name)
+	if !ok {
+		return nil, http.StatusNotFound, errors.New("not found")
+	}
+	return e.Resource, http.StatusOK, nil
+}
+
 func (h *BootstrapHandler) respond(w http.ResponseWriter, r *http.Request, req bootstrap.Request, dp *resources.Resource) {
-	spec, _ := dp.Spec.(*core.Dataplane)
 	req.Mesh, req.Name = dp.Meta.Mesh, dp.Meta.Name
 	host, port := requestHostPort(r)
+	var proxy bootstrap.Proxy
+	switch spec := dp.Spec.(type) {
+	case *core.Dataplane:
+		proxy = bootstrap.Proxy{Service: bootstrap.ServiceName(spec), AdminPort: adminPortOf(spec), BuiltinGateway: spec.IsBuiltinGateway()}
+	case *core.ZoneIngress:
+		req.Mesh = ""
+		if spec.Networking != nil && spec.Networking.Admin != nil {
+			proxy.AdminPort = spec.Networking.Admin.Port
+		}
+	}
 	params := bootstrap.NewParams(req, host, bootstrap.ServerParams{
 		XDSPort: port, XDSConnectTimeout: time.Second, AdminAddress: "127.0.0.1",
 		AdminPort: bootstrap.DefaultAdminPort, AdminAccessLogPath: "/dev/null", CACert: h.caCert(),
-	}, bootstrap.Proxy{Service: bootstrap.ServiceName(spec), AdminPort: adminPortOf(spec), BuiltinGateway: spec.IsBuiltinGateway()})
+	}, proxy)
 	b, err := bootstrap.Generate(params)
 	if err == nil {
 		err = b.ValidateAll()
@@ -123,8 +159,15 @@ func (h *BootstrapHandler) respond(w http.ResponseWriter, r *http.Request, req b
 		return
 	}
 	resp := bootstrap.Response{Bootstrap: out}
-	if spec.Networking != nil {
-		resp.KumaSidecarConfiguration.Networking.Address = spec.Networking.Address
+	switch spec := dp.Spec.(type) {
+	case *core.Dataplane:
+		if spec.Networking != nil {
+			resp.KumaSidecarConfiguration.Networking.Address = spec.Networking.Address
+		}
+	case *core.ZoneIngress:
+		if spec.Networking != nil {
+			resp.KumaSidecarConfiguration.Networking.Address = spec.Networking.Address
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)

@@ -338,3 +338,60 @@ func TestOfflineCleanup(t *testing.T) {
 		t.Fatal("an operator-created dataplane was cleaned up")
 	}
 }
+
+// A zone ingress proxy (kuma-dp --proxy-type ingress, node id ".<name>") registers its
+// ZoneIngress from node metadata and gets Kuma's ingress listener: one TLS-passthrough chain
+// per service SNI, updated as local instances come and go.
+func TestZoneIngressProxy(t *testing.T) {
+	cp := cptest.Start(t, "")
+	put(t, cp, "/meshes/default/dataplanes/backend-1", dataplane("backend-1", 18080, "backend"))
+	meta, err := structpb.NewStruct(map[string]any{
+		"dataplane.proxyType": "ingress",
+		"dataplane.resource": `{"type":"ZoneIngress","name":"zi-1","networking":{"address":"127.0.0.1","port":10001,
+			"advertisedAddress":"127.0.0.1","advertisedPort":10001}}`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, cancel := adsStream(t, cp, &core.Node{Id: ".zi-1", Metadata: meta})
+	defer cancel()
+	deadline := time.AfterFunc(20*time.Second, cancel) // a Recv that never gets there fails
+	defer deadline.Stop()
+	chains := func() []string {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&discovery.DiscoveryRequest{Node: &core.Node{Id: ".zi-1", Metadata: meta}, TypeUrl: resource.ListenerType,
+			VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, a := range resp.GetResources() {
+			var l listenerv3.Listener
+			if err := a.UnmarshalTo(&l); err != nil {
+				t.Fatal(err)
+			}
+			if l.GetName() != "inbound:127.0.0.1:10001" {
+				t.Fatalf("unexpected listener %s", l.GetName())
+			}
+			for _, fc := range l.GetFilterChains() {
+				names = append(names, fc.GetFilterChainMatch().GetServerNames()...)
+			}
+		}
+		return names
+	}
+	got := chains()
+	if len(got) != 1 || got[0] != "backend{mesh=default}" {
+		t.Fatalf("ingress chains = %v, want [backend{mesh=default}]", got)
+	}
+	if e := getJSON(t, cp, "/zoneingresses/zi-1"); e["name"] != "zi-1" {
+		t.Fatalf("zone ingress not registered: %v", e)
+	}
+	put(t, cp, "/meshes/default/dataplanes/web-1", dataplane("web-1", 18081, "web"))
+	for got = chains(); len(got) != 2; got = chains() {
+	}
+	if got[0] != "backend{mesh=default}" || got[1] != "web{mesh=default}" {
+		t.Fatalf("after a new service: %v", got)
+	}
+}

@@ -118,7 +118,11 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 		return err
 	}
 	md := s.Node.GetMetadata().GetFields()
-	if pt := md[metaProxyType].GetStringValue(); pt != "" && pt != "dataplane" {
+	switch pt := md[metaProxyType].GetStringValue(); pt {
+	case "", "dataplane":
+	case "ingress":
+		return l.connectIngress(ctx, s, name, md[metaResource].GetStringValue())
+	default:
 		return fmt.Errorf("proxy type %q is not served by this control plane yet", pt)
 	}
 	actor := fmt.Sprintf("dataplane:%s/%s", mesh, name)
@@ -148,6 +152,49 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 			in.Subscriptions = in.Subscriptions[n-subscriptionLimit:]
 		}
 	})
+}
+
+// ingressType is the resource type of zone ingress proxies.
+const ingressType = "ZoneIngress"
+
+// IsIngress reports whether a stream is a zone ingress proxy's.
+func IsIngress(s *server.Stream) bool {
+	return s.Node.GetMetadata().GetFields()[metaProxyType].GetStringValue() == "ingress"
+}
+
+// connectIngress registers a zone ingress carried in node metadata, or checks that it exists.
+// Zone ingresses are long-lived infrastructure: they are not deregistered when they leave.
+// Their insights (ZoneIngressInsight) are not recorded yet.
+func (l *Lifecycle) connectIngress(ctx context.Context, s *server.Stream, name, doc string) error {
+	if doc == "" {
+		if _, ok := l.mgr.View().Get(ingressType, "", name); !ok {
+			return fmt.Errorf("zone ingress %s not found: create it with kumactl apply, or start the proxy with --dataplane-file", name)
+		}
+		return nil
+	}
+	desc, _ := l.mgr.Registry().ByName(ingressType)
+	zi, err := resources.DecodeAs(desc, []byte(doc))
+	if err != nil {
+		return fmt.Errorf("zone ingress in node metadata: %w", err)
+	}
+	if zi.Meta.Name == "" {
+		zi.Meta.Name = name
+	}
+	if zi.Meta.Name != name {
+		return fmt.Errorf("zone ingress in node metadata is %s but the node id says %s", zi.Meta.Name, name)
+	}
+	if e, ok := l.mgr.View().Get(ingressType, "", name); ok {
+		// Keep what the control plane computed (zone, availableServices).
+		if cur, ok := e.Resource.Spec.(*core.ZoneIngress); ok {
+			if in, ok := zi.Spec.(*core.ZoneIngress); ok {
+				in.Zone, in.AvailableServices = cur.Zone, cur.AvailableServices
+			}
+		}
+	}
+	if _, err := l.mgr.Apply(ctx, zi, manager.Who{Actor: "zoneingress:" + name}); err != nil {
+		return fmt.Errorf("register zone ingress %s: %w", name, err)
+	}
+	return nil
 }
 
 // register creates or updates a Dataplane carried in node metadata (direct mode).

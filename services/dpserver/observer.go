@@ -29,7 +29,7 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 	}
 	mesh, name, _ := bootstrap.ParseProxyID(s.Node.GetId())
 	o.Snapshots.Connect(snapshots.Client{
-		NodeID: s.Node.GetId(), Mesh: mesh, Name: name, AdminPort: adminPort(s),
+		NodeID: s.Node.GetId(), Mesh: mesh, Name: name, AdminPort: adminPort(s), Ingress: IsIngress(s),
 		// grpc-go announces itself as "gRPC Go"; such clients resolve services through API
 		// listeners named after them instead of Envoy's port-bound listeners.
 		GRPC: strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
@@ -37,13 +37,19 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 	return nil
 }
 
-// OnStatus records ACK/NACK counters.
-func (o *Observer) OnStatus(s *server.Stream) { o.Lifecycle.OnStatus(s) }
+// OnStatus records ACK/NACK counters (dataplanes only: zone ingress insights are not kept yet).
+func (o *Observer) OnStatus(s *server.Stream) {
+	if !IsIngress(s) {
+		o.Lifecycle.OnStatus(s)
+	}
+}
 
 // OnDisconnect records the disconnect; the proxy's snapshot goes when its last stream does.
 func (o *Observer) OnDisconnect(s *server.Stream) {
 	if len(o.Streams.Streams(s.Node.GetId())) == 0 {
 		o.Snapshots.Disconnect(s.Node.GetId())
 	}
-	o.Lifecycle.OnDisconnect(s)
+	if !IsIngress(s) {
+		o.Lifecycle.OnDisconnect(s)
+	}
 }

@@ -176,3 +176,22 @@ func grpcClientProxy() *generate.Proxy {
 		core.Outbound{Port: 10003, Tags: tags("kuma.io/service", "orders", "kuma.io/zone", "zone-2")})
 	return p
 }
+
+// zoneIngress serves two meshes: backend in two versions, and web.
+func zoneIngress() *generate.IngressProxy {
+	return &generate.IngressProxy{
+		Name: "zi-1", Zone: "zone-1",
+		Spec: &core.ZoneIngress{Zone: "zone-1", Networking: &core.ZoneIngressNetworking{
+			Address: "10.0.0.1", Port: 10001, AdvertisedAddress: "203.0.113.1", AdvertisedPort: 10001,
+		}},
+		Services: []generate.IngressService{
+			{Mesh: "mesh1", Service: "backend", Endpoints: []generate.Endpoint{
+				{Address: "192.168.0.1", Port: 2521, Tags: map[string]string{"kuma.io/service": "backend", "version": "v1"}},
+				{Address: "192.168.0.2", Port: 2521, Tags: map[string]string{"kuma.io/service": "backend", "version": "v2"}},
+			}},
+			{Mesh: "mesh2", Service: "web", Endpoints: []generate.Endpoint{
+				{Address: "192.168.0.3", Port: 8080, Tags: map[string]string{"kuma.io/service": "web"}},
+			}},
+		},
+	}
+}

@@ -45,6 +45,14 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},
+		"zone-ingress": func() (*generate.Resources, error) {
+			return generate.GenerateIngress(zoneIngress())
+		},
+		"zone-ingress-empty": func() (*generate.Resources, error) {
+			p := zoneIngress()
+			p.Services = nil
+			return generate.GenerateIngress(p)
+		},
 	}
 }
 

@@ -1,0 +1,77 @@
+package snapshots
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	"github.com/jetmesh/jetmesh/events"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/generate"
+)
+
+// markIngressesLocked marks every connected zone ingress: any local instance change may
+// change what it forwards to.
+func (p *Projector) markIngressesLocked() {
+	for id, c := range p.clients {
+		if c.Ingress {
+			p.dirty[id] = true
+		}
+	}
+}
+
+// ingressInputLocked assembles a zone ingress's input: its own ZoneIngress and every local
+// instance of every mesh's services.
+func (p *Projector) ingressInputLocked(c Client) (Input, bool) {
+	res := p.ingresses[events.Key{Scope: events.ZoneScope(p.zone), Type: "ZoneIngress", Name: c.Name}]
+	if res == nil {
+		return Input{}, false
+	}
+	spec, ok := res.Spec.(*core.ZoneIngress)
+	if !ok {
+		return Input{}, false
+	}
+	proxy := &generate.IngressProxy{Name: c.Name, Spec: spec, Zone: p.zone}
+	meshes := make([]string, 0, len(p.meshes))
+	for name := range p.meshes {
+		meshes = append(meshes, name)
+	}
+	sort.Strings(meshes)
+	for _, mesh := range meshes {
+		m := p.meshes[mesh]
+		services := make([]string, 0, len(m.providers))
+		for svc := range m.providers {
+			services = append(services, svc)
+		}
+		sort.Strings(services)
+		for _, svc := range services {
+			providers := make([]string, 0, len(m.providers[svc]))
+			for name := range m.providers[svc] {
+				providers = append(providers, name)
+			}
+			sort.Strings(providers)
+			s := generate.IngressService{Mesh: mesh, Service: svc}
+			for _, name := range providers {
+				s.Endpoints = append(s.Endpoints, m.dataplanes[name].endpoints[svc]...)
+			}
+			proxy.Services = append(proxy.Services, s)
+		}
+	}
+	return Input{Client: c, Ingress: proxy, Zone: p.zone}, true
+}
+
+func generateIngress(p *generate.IngressProxy) (map[string][]types.Resource, map[string]string, error) {
+	res, err := generate.GenerateIngress(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := generate.Validate(res); err != nil {
+		return nil, nil, fmt.Errorf("zone ingress %s: %w", p.Name, err)
+	}
+	versions, err := res.Versions()
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.ByType(), versions, nil
+}
