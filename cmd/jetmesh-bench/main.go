@@ -101,6 +101,8 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 	fs.BoolVar(&o.ValidateResources, "validate", false, "NACK resources failing Envoy's proto validation (client CPU)")
 	cpBinary := fs.String("cp-binary", "", "jetmesh-cp binary to start (default: this binary's built-in control plane)")
 	cpEnv := fs.String("cp-env", "", "comma-separated KEY=VALUE settings for a started control plane (e.g. GOMAXPROCS=2)")
+	cpuProfile := fs.String("cp-cpuprofile", "", "CPU profile of the started control plane, written when it stops")
+	memProfile := fs.String("cp-memprofile", "", "heap profile of the started control plane, written when it stops")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -126,6 +128,9 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 		cfg, err := launchConfig(*cpBinary, *cpEnv)
 		if err != nil {
 			return nil, err
+		}
+		if *cpBinary == "" {
+			cfg.Args = append(cfg.Args, "--cpuprofile", *cpuProfile, "--memprofile", *memProfile)
 		}
 		env.Launch = func(ctx context.Context) (scenario.Target, error) {
 			p, err := cpproc.Start(ctx, cfg, log)
