@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
@@ -51,7 +53,8 @@ type Input struct {
 type dataplane struct {
 	res       *resources.Resource
 	spec      *core.Dataplane
-	provides  []string // services of its inbounds
+	inbound   []string // kuma.io/service of every inbound (what policies select by)
+	provides  []string // services it is an endpoint of
 	consumes  []string // services of its outbounds
 	endpoints map[string][]generate.Endpoint
 }
@@ -75,7 +78,8 @@ type Projector struct {
 	mu      sync.Mutex
 	seq     uint64
 	meshes  map[string]*meshState
-	clients map[string]Client // connected proxies by node id
+	clients map[string]Client          // connected proxies by node id
+	byDP    map[string]map[string]bool // "<mesh>/<name>" -> node ids of its connected proxies
 	dirty   map[string]bool
 	kick    chan struct{}
 	busy    bool // a regeneration round is running
@@ -87,8 +91,9 @@ type Projector struct {
 // New returns a projector.
 func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log *slog.Logger) *Projector {
 	return &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
-		meshes: map[string]*meshState{}, clients: map[string]Client{}, dirty: map[string]bool{},
-		kick: make(chan struct{}, 1)}
+		meshes: map[string]*meshState{}, clients: map[string]Client{}, byDP: map[string]map[string]bool{},
+		dirty: map[string]bool{},
+		kick:  make(chan struct{}, 1)}
 }
 
 // Sequence implements projections.Model.
@@ -135,12 +140,15 @@ func (p *Projector) Apply(rec events.Record) error {
 		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
 	case meshtrafficpermission.Descriptor.Name:
 		m := p.meshOf(rec.Key.Mesh)
+		old := m.policies[rec.Key.Name]
 		if res == nil {
 			delete(m.policies, rec.Key.Name)
 		} else {
 			m.policies[rec.Key.Name] = res
 		}
-		p.markMeshLocked(rec.Key.Mesh)
+		// The proxies the policy selected before and selects now.
+		p.markPermissionLocked(rec.Key.Mesh, old)
+		p.markPermissionLocked(rec.Key.Mesh, res)
 	default:
 		return nil
 	}
@@ -212,6 +220,11 @@ func index(res *resources.Resource, spec *core.Dataplane, zone string) *dataplan
 	if spec.Networking == nil {
 		return dp
 	}
+	for _, in := range spec.Networking.Inbound {
+		if svc := in.Tags[resources.TagService]; svc != "" {
+			dp.inbound = append(dp.inbound, svc)
+		}
+	}
 	seen := map[string]bool{}
 	for _, out := range spec.Networking.Outbound {
 		svc := out.Tags[resources.TagService]
@@ -233,11 +246,52 @@ func (p *Projector) markMeshLocked(mesh string) {
 
 // markLocked marks a dataplane's connected proxies (a grpc client and an Envoy may share one).
 func (p *Projector) markLocked(mesh, name string) {
-	for id, c := range p.clients {
-		if c.Mesh == mesh && c.Name == name {
-			p.dirty[id] = true
+	for id := range p.byDP[dpKey(mesh, name)] {
+		p.dirty[id] = true
+	}
+}
+
+func dpKey(mesh, name string) string { return mesh + "/" + name }
+
+// markPermissionLocked marks the proxies a MeshTrafficPermission can select. Permissions
+// only shape inbound RBAC, so a policy whose top-level targetRef names a service concerns
+// only the dataplanes with an inbound of that service; any other targetRef (Mesh, Dataplane,
+// MeshSubset without a service, ...) conservatively concerns the whole mesh.
+func (p *Projector) markPermissionLocked(mesh string, res *resources.Resource) {
+	if res == nil {
+		return
+	}
+	svc, ok := permissionService(res)
+	if !ok {
+		p.markMeshLocked(mesh)
+		return
+	}
+	for name, dp := range p.meshOf(mesh).dataplanes {
+		if slices.Contains(dp.inbound, svc) {
+			p.markLocked(mesh, name)
 		}
 	}
+}
+
+// permissionService is the one service whose inbounds a permission's top-level targetRef
+// can select, or false when it may select other proxies too.
+func permissionService(res *resources.Resource) (string, bool) {
+	spec, ok := res.Spec.(*meshtrafficpermission.Spec)
+	if !ok || spec.TargetRef == nil {
+		return "", false
+	}
+	ref := spec.TargetRef
+	switch ref.Kind {
+	case targetref.MeshService, targetref.MeshServiceSubset:
+		if n := ref.GetName(); n != "" && ref.GetNamespace() == "" && ref.GetSectionName() == "" {
+			return n, true
+		}
+	case targetref.MeshSubset:
+		if svc := ref.GetTags()[resources.TagService]; svc != "" && svc != "*" {
+			return svc, true
+		}
+	}
+	return "", false
 }
 
 func (p *Projector) signal() {
@@ -253,7 +307,15 @@ func (p *Projector) signal() {
 // Connect starts producing snapshots for a proxy.
 func (p *Projector) Connect(c Client) {
 	p.mu.Lock()
+	if old, ok := p.clients[c.NodeID]; ok {
+		p.unindexLocked(old)
+	}
 	p.clients[c.NodeID] = c
+	key := dpKey(c.Mesh, c.Name)
+	if p.byDP[key] == nil {
+		p.byDP[key] = map[string]bool{}
+	}
+	p.byDP[key][c.NodeID] = true
 	p.dirty[c.NodeID] = true
 	p.signal()
 	p.mu.Unlock()
@@ -262,10 +324,21 @@ func (p *Projector) Connect(c Client) {
 // Disconnect stops producing snapshots for a proxy that has no stream left.
 func (p *Projector) Disconnect(nodeID string) {
 	p.mu.Lock()
+	if c, ok := p.clients[nodeID]; ok {
+		p.unindexLocked(c)
+	}
 	delete(p.clients, nodeID)
 	delete(p.dirty, nodeID)
 	p.mu.Unlock()
 	p.pub.ClearSnapshot(nodeID)
+}
+
+func (p *Projector) unindexLocked(c Client) {
+	key := dpKey(c.Mesh, c.Name)
+	delete(p.byDP[key], c.NodeID)
+	if len(p.byDP[key]) == 0 {
+		delete(p.byDP, key)
+	}
 }
 
 // Idle reports whether no regeneration is pending or running (for tests and readiness).
