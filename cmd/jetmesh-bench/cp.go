@@ -69,9 +69,19 @@ func runCP(args []string, stderr io.Writer) error {
 	if err := app.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	<-ctx.Done()
-	if *memProfile != "" {
-		writeHeapProfile(*memProfile, stderr)
+	// SIGUSR1 asks for a heap profile now (the resources scenario sends it with every proxy
+	// connected); one is also written at shutdown.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	for ctx.Err() == nil {
+		select {
+		case <-usr1:
+			if *memProfile != "" {
+				writeHeapProfile(*memProfile, stderr)
+			}
+		case <-ctx.Done():
+		}
 	}
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
 	defer cancelStop()
@@ -90,9 +100,16 @@ func startCPUProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// writeHeapProfile writes the live heap (after a GC) while the control plane still runs.
+// writeHeapProfile writes the live heap (after a GC) while the control plane still runs,
+// through a temporary file so a reader never sees half a profile.
 func writeHeapProfile(path string, stderr io.Writer) {
-	f, err := os.Create(path)
+	tmp := path + ".tmp"
+	defer func() {
+		if err := os.Rename(tmp, path); err != nil {
+			fmt.Fprintf(stderr, "heap profile: %v\n", err)
+		}
+	}()
+	f, err := os.Create(tmp)
 	if err != nil {
 		fmt.Fprintf(stderr, "heap profile: %v\n", err)
 		return

@@ -94,6 +94,7 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 	fs.StringVar(&o.Kind, "kind", o.Kind, "kind of change in propagation: endpoints or mtp")
 	fs.IntVar(&o.Concurrency, "c", o.Concurrency, "concurrent API clients")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "api: each phase; resources: idle window")
+	fs.DurationVar(&o.Settle, "settle", 0, "wait after the proxies are configured, before joins and changes")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound of the whole scenario")
 	fs.DurationVar(&o.ChangeTimeout, "change-timeout", o.ChangeTimeout, "bound of one change")
 	sizes := fs.String("sizes", "1000,5000,10000", "sweep: mesh sizes")
@@ -137,7 +138,11 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 			if err != nil {
 				return scenario.Target{}, err
 			}
-			return scenario.Target{API: p.API, XDS: p.XDS, CAFile: p.CAFile, PID: p.PID, Stop: p.Stop}, nil
+			t := scenario.Target{API: p.API, XDS: p.XDS, CAFile: p.CAFile, PID: p.PID, Stop: p.Stop}
+			if *memProfile != "" && *cpBinary == "" {
+				t.HeapProfile = func(ctx context.Context) error { return p.HeapProfile(ctx, *memProfile) }
+			}
+			return t, nil
 		}
 	}
 	return env, nil

@@ -160,6 +160,29 @@ func (p *Process) Stop(ctx context.Context) error {
 	return nil
 }
 
+// HeapProfile asks the built-in control plane (jetmesh-bench internal-cp --memprofile path)
+// for a heap profile with SIGUSR1 and waits until the file appears.
+func (p *Process) HeapProfile(ctx context.Context, path string) error {
+	_ = os.Remove(path)
+	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return fmt.Errorf("cp: signal: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond) // polling step of a deadline-bound wait
+	defer tick.Stop()
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("cp: no heap profile at %s: %w", path, ctx.Err())
+		}
+	}
+}
+
 func tail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

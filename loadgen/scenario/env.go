@@ -48,6 +48,9 @@ type Options struct {
 	Concurrency int
 	// Duration of each phase of the api scenario, and the idle window of resources.
 	Duration time.Duration
+	// Settle is how long to let the control plane settle after the proxies are configured
+	// and before changes are made (its first status flush writes every proxy's insight).
+	Settle time.Duration
 	// Timeout bounds the whole scenario; ChangeTimeout bounds the wait for one change.
 	Timeout, ChangeTimeout time.Duration
 	// Sizes of the sweep, and where it writes its SVG plot.
@@ -92,6 +95,9 @@ type Target struct {
 	PID int
 	// Stop stops a control plane the tool started (nil otherwise).
 	Stop func(ctx context.Context) error
+	// HeapProfile, when set, has the control plane write a heap profile now (the resources
+	// scenario calls it with every proxy connected).
+	HeapProfile func(ctx context.Context) error
 }
 
 // Launcher starts a fresh control plane.

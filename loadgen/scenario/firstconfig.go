@@ -28,6 +28,9 @@ func FirstConfig(ctx context.Context, env *Env) (*stats.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	joins, err := s.joins(ctx, env.Opts.Joins)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,9 @@ func Propagation(ctx context.Context, env *Env) (*stats.Report, error) {
 	if _, _, err := s.connectAll(ctx); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
 	res, err := s.propagate(ctx, env.Opts.Kind, env.Opts.Changes)
 	if err != nil {
 		return nil, err
@@ -143,6 +146,9 @@ func Churn(ctx context.Context, env *Env) (*stats.Report, error) {
 	defer s.close(ctx)
 	if _, _, err := s.connectAll(ctx); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := s.settle(ctx); err != nil {
+		return nil, err
 	}
 	var up, down changeResult
 	for c := range env.Opts.Changes {

@@ -77,6 +77,12 @@ func Resources(ctx context.Context, env *Env) (*stats.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.HeapProfile != nil {
+		if err := t.HeapProfile(ctx); err != nil {
+			return nil, fmt.Errorf("heap profile: %w", err)
+		}
+		r.Notes = append(r.Notes, "heap profile written with every proxy connected")
+	}
 	s.health(r)
 	return r, nil
 }

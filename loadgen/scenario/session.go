@@ -94,6 +94,21 @@ func (s *session) connectAll(ctx context.Context) ([]time.Duration, time.Duratio
 	return lat, time.Since(start), nil
 }
 
+// settle waits out Settle, a measurement choice: changes are then made to a control plane
+// in its steady state rather than while it writes the insights of proxies that just came.
+func (s *session) settle(ctx context.Context) error {
+	if s.env.Opts.Settle <= 0 {
+		return nil
+	}
+	s.env.Log.Info("settling", "for", s.env.Opts.Settle)
+	select {
+	case <-time.After(s.env.Opts.Settle):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // join creates one more dataplane through the API and connects its proxy, returning the
 // stream-open-to-complete-config latency.
 func (s *session) join(ctx context.Context, name string, i int) (time.Duration, error) {

@@ -90,6 +90,9 @@ func sweepOne(ctx context.Context, env *Env, n int) (sweepPoint, error) {
 		}
 		p.RSSPerDP = (after.RSS - before.RSS) / int64(n)
 	}
+	if err := s.settle(ctx); err != nil {
+		return p, err
+	}
 	joins, err := s.joins(ctx, env.Opts.Joins)
 	if err != nil {
 		return p, err
