@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ Scenarios:
   resources     control plane RSS and CPU per connected proxy (needs --cp-pid or a started CP)
   sweep         first config and both kinds of change at several mesh sizes, with an SVG plot
   multizone     not implemented yet (multi-zone is being built)
+  plot          redraw a sweep's SVG from its JSON line: plot --from sweep.txt --svg out.svg
 
 Without --api the tool starts a control plane itself (this binary, as a child process, on
 random loopback ports with a temporary data directory, removed afterwards).
@@ -50,6 +52,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if args[0] == internalCP {
 		if err := runCP(args[1:], stderr); err != nil {
 			fmt.Fprintf(stderr, "jetmesh-bench %s: %v\n", internalCP, err)
+			return 1
+		}
+		return 0
+	}
+	if args[0] == "plot" {
+		if err := replot(args[1:], stderr); err != nil {
+			fmt.Fprintf(stderr, "jetmesh-bench plot: %v\n", err)
 			return 1
 		}
 		return 0
@@ -146,6 +155,27 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 		}
 	}
 	return env, nil
+}
+
+// replot redraws a sweep's SVG from the last JSON line of its saved output.
+func replot(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("jetmesh-bench plot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "saved sweep output (its JSON line is used)")
+	svg := fs.String("svg", "docs/performance-sweep.svg", "SVG to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*from)
+	if err != nil {
+		return err
+	}
+	for _, line := range slices.Backward(strings.Split(string(b), "\n")) {
+		if strings.HasPrefix(line, "{") {
+			return scenario.PlotSweep([]byte(line), *svg)
+		}
+	}
+	return fmt.Errorf("no JSON line in %s", *from)
 }
 
 // launchConfig starts the given jetmesh-cp, or this binary's built-in control plane.

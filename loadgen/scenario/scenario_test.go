@@ -180,6 +180,17 @@ func TestAPIResourcesAndSweep(t *testing.T) {
 		t.Errorf("sweep SVG: %v", err)
 	}
 	cleanedUp(t, cp, env.Opts.Mesh)
+	line, err := r.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replotted := filepath.Join(t.TempDir(), "again.svg")
+	if err := PlotSweep(line, replotted); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := os.ReadFile(replotted); err != nil || strings.Count(string(again), "<polyline") != 4 {
+		t.Errorf("replotted SVG: %v", err)
+	}
 
 	if _, err := Run(ctx, "multizone", env); err == nil || !strings.Contains(err.Error(), "not implemented") {
 		t.Errorf("multizone: %v", err)

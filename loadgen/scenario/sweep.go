@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,15 +113,31 @@ func sweepOne(ctx context.Context, env *Env, n int) (sweepPoint, error) {
 	return p, nil
 }
 
+// PlotSweep redraws the SVG of a sweep from its JSON line (to re-render without re-running).
+func PlotSweep(jsonLine []byte, path string) error {
+	var line struct {
+		Scenario string       `json:"scenario"`
+		Points   []sweepPoint `json:"points"`
+	}
+	if err := json.Unmarshal(jsonLine, &line); err != nil {
+		return fmt.Errorf("sweep JSON line: %w", err)
+	}
+	if line.Scenario != "sweep" || len(line.Points) == 0 {
+		return fmt.Errorf("not a sweep JSON line with points")
+	}
+	return writeSweepSVG(path, line.Points)
+}
+
 func writeSweepSVG(path string, points []sweepPoint) error {
-	series := []plot.Series{{Name: "EDS change p99"}, {Name: "MTP change p99"}, {Name: "join: first config p99"}}
+	series := []plot.Series{{Name: "EDS change p50"}, {Name: "EDS change p99"}, {Name: "MTP change p50"}, {Name: "MTP change p99"}}
 	for _, p := range points {
 		x := float64(p.N)
-		series[0].Points = append(series[0].Points, plot.Point{X: x, Y: p.EndpointsP99})
-		series[1].Points = append(series[1].Points, plot.Point{X: x, Y: p.MTPP99})
-		series[2].Points = append(series[2].Points, plot.Point{X: x, Y: p.JoinP99Ms})
+		series[0].Points = append(series[0].Points, plot.Point{X: x, Y: p.EndpointsP50})
+		series[1].Points = append(series[1].Points, plot.Point{X: x, Y: p.EndpointsP99})
+		series[2].Points = append(series[2].Points, plot.Point{X: x, Y: p.MTPP50})
+		series[3].Points = append(series[3].Points, plot.Point{X: x, Y: p.MTPP99})
 	}
-	c := plot.Chart{Title: fmt.Sprintf("jetmesh: change -> last affected proxy, p99 (%s)", time.Now().UTC().Format("2006-01-02")),
+	c := plot.Chart{Title: fmt.Sprintf("jetmesh: change -> last affected proxy (%s)", time.Now().UTC().Format("2006-01-02")),
 		XLabel: "dataplanes in the mesh (affected proxies per change stay constant)", YLabel: "milliseconds", Series: series}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("plot: %w", err)
