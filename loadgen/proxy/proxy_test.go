@@ -17,6 +17,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -80,6 +81,11 @@ func adsServer(t *testing.T, snap *cache.Snapshot) (string, *requests) {
 	go func() { defer close(done); _ = g.Serve(ln) }()
 	t.Cleanup(func() { g.Stop(); cancel(); <-done })
 	return ln.Addr().String(), rec
+}
+
+func TestMain(m *testing.M) {
+	// Every proxy goroutine is owned by its fleet and ends with Close.
+	goleak.VerifyTestMain(m)
 }
 
 func snapshot(t *testing.T, connectTimeout time.Duration) *cache.Snapshot {

@@ -130,13 +130,3 @@ func (s *session) resources(ctx context.Context, pid int, idle time.Duration) (*
 	r.Notes = append(r.Notes, fmt.Sprintf("pid %d; RSS per proxy = (RSS after - RSS before) / %d: it includes each proxy's stream, snapshot and insight", pid, n))
 	return r, nil
 }
-
-// MultiZone is not implemented.
-//
-// TODO(multizone-bench): measure a change at the global reaching a proxy in a zone, and a
-// dataplane joining zone B reaching a consumer in zone A through the ingress endpoints. It
-// needs jetmesh's multi-zone support (global CP, zone sync, zone ingress), which is being
-// built in parallel; this scenario will start a global and two zone CPs once it lands.
-func MultiZone(context.Context, *Env) (*stats.Report, error) {
-	return nil, fmt.Errorf("not implemented yet: multi-zone support is being built; see TODO(multizone-bench) in loadgen/scenario")
-}
