@@ -5,6 +5,7 @@ package snapshots
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/xds/generate"
 )
 
@@ -57,7 +59,8 @@ type Input struct {
 type dataplane struct {
 	res       *resources.Resource
 	spec      *core.Dataplane
-	provides  []string // services of its inbounds
+	inbound   []string // kuma.io/service of every inbound (what policies select by)
+	provides  []string // services it is an endpoint of
 	consumes  []string // services of its outbounds
 	endpoints map[string][]generate.Endpoint
 }
@@ -88,7 +91,8 @@ type Projector struct {
 	// Zone resources, whose enabled flag decides whether a zone's ingresses are used.
 	ingresses map[events.Key]*resources.Resource
 	zones     map[string]*core.Zone
-	clients   map[string]Client // connected proxies by node id
+	clients   map[string]Client          // connected proxies by node id
+	byDP      map[string]map[string]bool // "<mesh>/<name>" -> node ids of its connected proxies
 	dirty     map[string]bool
 	kick      chan struct{}
 	busy      bool // a regeneration round is running
@@ -100,9 +104,9 @@ type Projector struct {
 // New returns a projector.
 func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log *slog.Logger) *Projector {
 	return &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
-		meshes: map[string]*meshState{}, clients: map[string]Client{}, dirty: map[string]bool{},
-		feeds: map[string]uint64{}, ingresses: map[events.Key]*resources.Resource{}, zones: map[string]*core.Zone{},
-		kick: make(chan struct{}, 1)}
+		meshes: map[string]*meshState{}, clients: map[string]Client{}, byDP: map[string]map[string]bool{},
+		dirty: map[string]bool{}, feeds: map[string]uint64{}, ingresses: map[events.Key]*resources.Resource{},
+		zones: map[string]*core.Zone{}, kick: make(chan struct{}, 1)}
 }
 
 // Sequence implements projections.Model.
@@ -207,6 +211,7 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 
 func (p *Projector) applyPolicyLocked(typ, mesh, name string, res *resources.Resource) {
 	m := p.meshOf(mesh)
+	old := m.policies[typ][name]
 	if res == nil {
 		delete(m.policies[typ], name)
 	} else {
@@ -216,7 +221,9 @@ func (p *Projector) applyPolicyLocked(typ, mesh, name string, res *resources.Res
 		m.policies[typ][name] = res
 	}
 	m.indexRouteBackendsLocked()
-	p.markMeshLocked(mesh)
+	// The proxies the policy selected before and selects now.
+	p.markPolicyLocked(mesh, old)
+	p.markPolicyLocked(mesh, res)
 }
 
 func (p *Projector) setSeq(feed string, seq uint64) {
@@ -341,6 +348,11 @@ func index(res *resources.Resource, spec *core.Dataplane, zone string) *dataplan
 	if spec.Networking == nil {
 		return dp
 	}
+	for _, in := range spec.Networking.Inbound {
+		if svc := in.Tags[resources.TagService]; svc != "" {
+			dp.inbound = append(dp.inbound, svc)
+		}
+	}
 	seen := map[string]bool{}
 	for _, out := range spec.Networking.Outbound {
 		svc := out.Tags[resources.TagService]
@@ -362,11 +374,58 @@ func (p *Projector) markMeshLocked(mesh string) {
 
 // markLocked marks a dataplane's connected proxies (a grpc client and an Envoy may share one).
 func (p *Projector) markLocked(mesh, name string) {
-	for id, c := range p.clients {
-		if c.Mesh == mesh && c.Name == name {
-			p.dirty[id] = true
+	for id := range p.byDP[dpKey(mesh, name)] {
+		p.dirty[id] = true
+	}
+}
+
+func dpKey(mesh, name string) string { return mesh + "/" + name }
+
+// markPolicyLocked marks the proxies a targetRef policy can select: the dataplanes with an
+// inbound of the one service its top-level targetRef names, else the whole mesh. A change
+// then costs in proportion to the proxies it affects, not to the size of the mesh.
+func (p *Projector) markPolicyLocked(mesh string, res *resources.Resource) {
+	if res == nil {
+		return
+	}
+	svc, ok := policyService(res)
+	if !ok {
+		p.markMeshLocked(mesh)
+		return
+	}
+	for name, dp := range p.meshOf(mesh).dataplanes {
+		if slices.Contains(dp.inbound, svc) {
+			p.markLocked(mesh, name)
 		}
 	}
+}
+
+// policyService is the one service whose inbounds a policy's top-level targetRef can select,
+// or false when it may select other proxies too. Every targetRef policy's spec has its
+// top-level targetRef under "targetRef", which is all this reads.
+func policyService(res *resources.Resource) (string, bool) {
+	b, err := json.Marshal(res.Spec)
+	if err != nil {
+		return "", false
+	}
+	var spec struct {
+		TargetRef *targetref.TargetRef `json:"targetRef"`
+	}
+	if json.Unmarshal(b, &spec) != nil || spec.TargetRef == nil {
+		return "", false
+	}
+	ref := spec.TargetRef
+	switch ref.Kind {
+	case targetref.MeshService, targetref.MeshServiceSubset:
+		if n := ref.GetName(); n != "" && ref.GetNamespace() == "" && ref.GetSectionName() == "" {
+			return n, true
+		}
+	case targetref.MeshSubset:
+		if svc := ref.GetTags()[resources.TagService]; svc != "" && svc != "*" {
+			return svc, true
+		}
+	}
+	return "", false
 }
 
 func (p *Projector) signal() {
@@ -382,7 +441,15 @@ func (p *Projector) signal() {
 // Connect starts producing snapshots for a proxy.
 func (p *Projector) Connect(c Client) {
 	p.mu.Lock()
+	if old, ok := p.clients[c.NodeID]; ok {
+		p.unindexLocked(old)
+	}
 	p.clients[c.NodeID] = c
+	key := dpKey(c.Mesh, c.Name)
+	if p.byDP[key] == nil {
+		p.byDP[key] = map[string]bool{}
+	}
+	p.byDP[key][c.NodeID] = true
 	p.dirty[c.NodeID] = true
 	p.signal()
 	p.mu.Unlock()
@@ -391,10 +458,21 @@ func (p *Projector) Connect(c Client) {
 // Disconnect stops producing snapshots for a proxy that has no stream left.
 func (p *Projector) Disconnect(nodeID string) {
 	p.mu.Lock()
+	if c, ok := p.clients[nodeID]; ok {
+		p.unindexLocked(c)
+	}
 	delete(p.clients, nodeID)
 	delete(p.dirty, nodeID)
 	p.mu.Unlock()
 	p.pub.ClearSnapshot(nodeID)
+}
+
+func (p *Projector) unindexLocked(c Client) {
+	key := dpKey(c.Mesh, c.Name)
+	delete(p.byDP[key], c.NodeID)
+	if len(p.byDP[key]) == 0 {
+		delete(p.byDP, key)
+	}
 }
 
 // Idle reports whether no regeneration is pending or running (for tests and readiness).

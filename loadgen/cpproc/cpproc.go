@@ -1,0 +1,193 @@
+// Package cpproc starts a jetmesh control plane as a child process on random loopback ports
+// with a temporary data directory, so a load run needs nothing set up and measures the
+// control plane's own process (its RSS and CPU), not the load generator's.
+package cpproc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Config says how to start the control plane.
+type Config struct {
+	// Command and Args run a jetmesh-cp ("jetmesh-cp", "run"); cpproc adds the data
+	// directory, random ports and the log level.
+	Command string
+	Args    []string
+	// Env is added to the child's environment (e.g. GOMAXPROCS, KUMA_* settings).
+	Env []string
+	// StartTimeout bounds the wait for both listeners (default 2 minutes).
+	StartTimeout time.Duration
+}
+
+// Process is a running control plane.
+type Process struct {
+	API, XDS, CAFile string
+	PID              int
+	DataDir          string
+	LogFile          string
+
+	cmd  *exec.Cmd
+	log  *slog.Logger
+	wg   sync.WaitGroup
+	done chan error
+}
+
+var (
+	dpListening  = regexp.MustCompile(`msg="DP server listening".* address=(\S+) caCert=(\S+)`)
+	apiListening = regexp.MustCompile(`msg="API server listening".* address=(\S+)`)
+)
+
+// Start runs the control plane and returns once its API and DP server listen.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) {
+	dir, err := os.MkdirTemp("", "jetmesh-bench-cp-")
+	if err != nil {
+		return nil, fmt.Errorf("cp: data dir: %w", err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "cp.log"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("cp: log file: %w", err)
+	}
+	args := append(append([]string(nil), cfg.Args...), "--data-dir", filepath.Join(dir, "data"),
+		"--api-port", "0", "--dp-port", "0", "--nats-port", "-1", "--log-level", "info")
+	// Not exec.CommandContext: the child must outlive the start context and stop gracefully.
+	cmd := exec.Command(cfg.Command, args...)
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		logFile.Close()
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("cp: %w", err)
+	}
+	cmd.Stdout = logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("cp: start %s: %w", cfg.Command, err)
+	}
+	p := &Process{PID: cmd.Process.Pid, DataDir: dir, LogFile: logFile.Name(), cmd: cmd, log: log, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	p.wg.Add(1)
+	go func() { // owns stderr until the child exits
+		defer p.wg.Done()
+		defer logFile.Close()
+		p.scan(stderr, logFile, ready)
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	timeout := cfg.StartTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	select {
+	case <-ready:
+		log.Info("control plane started", "pid", p.PID, "api", p.API, "xds", p.XDS, "log", p.LogFile)
+		return p, nil
+	case err := <-p.done:
+		p.done <- err
+		p.wg.Wait()
+		return nil, fmt.Errorf("cp: exited before listening (%v); log %s:\n%s", err, p.LogFile, tail(p.LogFile))
+	case <-time.After(timeout):
+		err = fmt.Errorf("cp: not listening after %s; log %s", timeout, p.LogFile)
+	case <-ctx.Done():
+		err = fmt.Errorf("cp: start: %w", ctx.Err())
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = p.Stop(sctx)
+	return nil, err
+}
+
+// scan copies the child's log to the file and picks the listen addresses out of it.
+func (p *Process) scan(r io.Reader, w io.Writer, ready chan<- struct{}) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	signalled := false
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(w, line)
+		if signalled {
+			continue
+		}
+		if m := dpListening.FindStringSubmatch(line); m != nil {
+			p.XDS, p.CAFile = m[1], m[2]
+		}
+		if m := apiListening.FindStringSubmatch(line); m != nil {
+			p.API = "http://" + m[1]
+		}
+		if p.API != "" && p.XDS != "" {
+			signalled = true
+			close(ready)
+		}
+	}
+}
+
+// Stop asks the control plane to shut down (SIGTERM), kills it if ctx ends first, and
+// removes its data directory.
+func (p *Process) Stop(ctx context.Context) error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("cp: signal: %w", err)
+	}
+	var err error
+	select {
+	case err = <-p.done:
+		p.done <- err
+	case <-ctx.Done():
+		_ = p.cmd.Process.Kill()
+		err = <-p.done
+		p.done <- err
+	}
+	p.wg.Wait()
+	if rmErr := os.RemoveAll(p.DataDir); rmErr != nil {
+		return fmt.Errorf("cp: remove data dir: %w", rmErr)
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == -1 {
+		return fmt.Errorf("cp: killed after the shutdown timeout")
+	}
+	return nil
+}
+
+// HeapProfile asks the built-in control plane (jetmesh-bench internal-cp --memprofile path)
+// for a heap profile with SIGUSR1 and waits until the file appears.
+func (p *Process) HeapProfile(ctx context.Context, path string) error {
+	_ = os.Remove(path)
+	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return fmt.Errorf("cp: signal: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond) // polling step of a deadline-bound wait
+	defer tick.Stop()
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("cp: no heap profile at %s: %w", path, ctx.Err())
+		}
+	}
+}
+
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}

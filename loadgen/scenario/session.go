@@ -1,0 +1,246 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jetmesh/jetmesh/loadgen/kumaapi"
+	"github.com/jetmesh/jetmesh/loadgen/proxy"
+	"github.com/jetmesh/jetmesh/loadgen/stats"
+)
+
+// session is one simulated mesh on one control plane: the mesh and N dataplanes created
+// through the API, and a fleet of proxies. close removes everything it created.
+type session struct {
+	env    *Env
+	target Target
+	topo   Topology
+	api    *kumaapi.Client
+	fleet  *proxy.Fleet
+	w      *watch
+
+	mu       sync.Mutex
+	proxies  []*proxy.Proxy // by dataplane index, once connected
+	extraDPs []string       // dataplanes created beyond the N
+	policies []string       // MeshTrafficPermissions created
+
+	setupTook time.Duration
+}
+
+// openSession creates the mesh (builtin mTLS, so traffic permissions take effect) and the
+// N dataplanes with C concurrent API clients.
+func openSession(ctx context.Context, env *Env, t Target, n int) (*session, error) {
+	topo := env.Opts.topology(n)
+	s := &session{env: env, target: t, topo: topo, api: env.client(t), w: &watch{}, proxies: make([]*proxy.Proxy, n)}
+	fleet, err := proxy.NewFleet(env.fleetConfig(t), s.w.observe, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	s.fleet = fleet
+	if _, err := s.api.Index(ctx); err != nil {
+		_ = fleet.Close()
+		return nil, fmt.Errorf("control plane API: %w", err)
+	}
+	start := time.Now()
+	if err := s.api.PutMesh(ctx, kumaapi.Mesh{Name: topo.Mesh, MTLS: kumaapi.BuiltinMTLS()}); err != nil {
+		_ = fleet.Close()
+		return nil, fmt.Errorf("create mesh: %w", err)
+	}
+	err = parallel(ctx, n, env.Opts.Concurrency, func(ctx context.Context, i int) error {
+		return s.api.PutDataplane(ctx, topo.Dataplane(i, 0))
+	})
+	s.setupTook = time.Since(start)
+	if err != nil {
+		s.close(ctx)
+		return nil, fmt.Errorf("create dataplanes: %w", err)
+	}
+	env.Log.Info("mesh created", "mesh", topo.Mesh, "dataplanes", n, "took", s.setupTook)
+	return s, nil
+}
+
+// connectAll connects the N proxies, at most Ramp of them configuring at once, and returns
+// each one's stream-open-to-complete-config latency and the time until all were complete.
+func (s *session) connectAll(ctx context.Context) ([]time.Duration, time.Duration, error) {
+	n := s.topo.N
+	complete := s.w.sink(n)
+	defer s.w.unsink()
+	start := time.Now()
+	var lat []time.Duration
+	next, inflight := 0, 0
+	for len(lat) < n {
+		for inflight < s.env.Opts.Ramp && next < n {
+			p, err := s.fleet.Connect(s.topo.Identity(next))
+			if err != nil {
+				return lat, time.Since(start), err
+			}
+			s.mu.Lock()
+			s.proxies[next] = p
+			s.mu.Unlock()
+			next++
+			inflight++
+		}
+		select {
+		case p := <-complete:
+			inflight--
+			lat = append(lat, p.CompleteAt().Sub(p.OpenedAt()))
+		case <-ctx.Done():
+			return lat, time.Since(start), fmt.Errorf("%d of %d proxies configured: %w", len(lat), n, ctx.Err())
+		}
+	}
+	return lat, time.Since(start), nil
+}
+
+// settle waits out Settle, a measurement choice: changes are then made to a control plane
+// in its steady state rather than while it writes the insights of proxies that just came.
+func (s *session) settle(ctx context.Context) error {
+	if s.env.Opts.Settle <= 0 {
+		return nil
+	}
+	s.env.Log.Info("settling", "for", s.env.Opts.Settle)
+	select {
+	case <-time.After(s.env.Opts.Settle):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// join creates one more dataplane through the API and connects its proxy, returning the
+// stream-open-to-complete-config latency.
+func (s *session) join(ctx context.Context, name string, i int) (time.Duration, error) {
+	t := s.topo
+	dp := t.dataplane(name, Address(i, 0), t.ServiceOf(i), t.OutboundsOf(i))
+	s.mu.Lock()
+	s.extraDPs = append(s.extraDPs, name)
+	s.mu.Unlock()
+	if err := s.api.PutDataplane(ctx, dp); err != nil {
+		return 0, fmt.Errorf("create dataplane %s: %w", name, err)
+	}
+	id := t.Identity(i)
+	id.Name = name
+	complete := s.w.sink(1)
+	defer s.w.unsink()
+	p, err := s.fleet.Connect(id)
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case <-complete:
+		return p.CompleteAt().Sub(p.OpenedAt()), nil
+	case <-p.Done():
+		return 0, fmt.Errorf("proxy %s: %w", p.NodeID(), p.Err())
+	case <-ctx.Done():
+		return 0, fmt.Errorf("proxy %s never configured: %w", p.NodeID(), ctx.Err())
+	}
+}
+
+func (s *session) proxy(i int) *proxy.Proxy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proxies[i]
+}
+
+func (s *session) proxiesOf(idx []int) []*proxy.Proxy {
+	out := make([]*proxy.Proxy, 0, len(idx))
+	for _, i := range idx {
+		if p := s.proxy(i); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// change applies one change through the API with tracking armed on the affected proxies,
+// and returns when the last of them held it (relative to the API's response), each proxy's
+// latency and the API call's own latency.
+func (s *session) change(ctx context.Context, affected []*proxy.Proxy, typeURL string, cond func(*proxy.Proxy) bool,
+	apply func(context.Context) error) (last time.Duration, per []time.Duration, apiTook time.Duration, err error) {
+	tr := s.w.arm(affected, typeURL, cond)
+	defer s.w.disarm(tr)
+	t0 := time.Now()
+	if err := apply(ctx); err != nil {
+		return 0, nil, 0, err
+	}
+	t1 := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, s.env.Opts.ChangeTimeout)
+	defer cancel()
+	times, err := tr.wait(wctx)
+	return latest(times, t1), each(times, t1), t1.Sub(t0), err
+}
+
+// close disconnects the proxies and deletes what the session created, even when ctx has
+// ended (the scenario's time bound must not leave the mesh behind).
+func (s *session) close(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if err := s.fleet.Close(); err != nil {
+		s.env.Log.Warn("close proxies failed", "err", err)
+	}
+	mesh := s.topo.Mesh
+	for _, name := range s.policies {
+		if err := s.api.DeletePolicy(cctx, "meshtrafficpermissions", mesh, name); err != nil {
+			s.env.Log.Warn("delete policy failed", "name", name, "err", err)
+		}
+	}
+	names := append([]string(nil), s.extraDPs...)
+	for i := range s.topo.N {
+		names = append(names, DataplaneName(i))
+	}
+	deleteAll(cctx, s.env, s.api, mesh, names)
+	if err := s.api.DeleteMesh(cctx, mesh); err != nil {
+		s.env.Log.Warn("delete mesh failed", "mesh", mesh, "err", err)
+	}
+	s.api.Close()
+}
+
+// deleteAll deletes dataplanes, carrying on past failures so that one does not leave the
+// rest behind.
+func deleteAll(ctx context.Context, env *Env, api *kumaapi.Client, mesh string, names []string) {
+	var failed atomic.Int64
+	_ = parallel(ctx, len(names), env.Opts.Concurrency, func(ctx context.Context, i int) error {
+		if err := api.DeleteDataplane(ctx, mesh, names[i]); err != nil {
+			if failed.Add(1) == 1 {
+				env.Log.Warn("delete dataplane failed", "name", names[i], "err", err)
+			}
+		}
+		return nil
+	})
+	if n := failed.Load(); n > 0 {
+		env.Log.Warn("some dataplanes could not be deleted", "mesh", mesh, "failed", n)
+	}
+}
+
+// fleetErrors counts proxies whose stream ended with an error, and NACKs.
+func (s *session) fleetErrors() (ended, nacks int, lastNack string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.proxies {
+		if p == nil {
+			continue
+		}
+		if p.Err() != nil {
+			ended++
+		}
+		_, n, last := p.Counts()
+		nacks += n
+		if last != "" {
+			lastNack = last
+		}
+	}
+	return ended, nacks, lastNack
+}
+
+// health adds the fleet's error counts to a report.
+func (s *session) health(r *stats.Report) {
+	ended, nacks, last := s.fleetErrors()
+	r.Set(map[string]any{"streams_failed": ended, "nacks": nacks, "conns": s.fleet.Conns()})
+	if ended > 0 || nacks > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("WARNING: %d streams failed, %d NACKs (last: %s)", ended, nacks, last))
+	}
+}
+
+var errNoPID = errors.New("the control plane's pid is unknown: pass --cp-pid, or let the tool start it")
