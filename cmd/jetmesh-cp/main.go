@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -39,7 +40,7 @@ first start and serves Kuma's REST API on 127.0.0.1:5681, so the real kumactl wo
 Multi-zone (Kuma's model, replicated by NATS JetStream leafnodes and mirrors):
 
   jetmesh-cp run --mode global                          # zones link to :5685 (TLS)
-  kumactl generate zone-token --zone zone-1 --scope cp > zone-1.token
+  kumactl generate zone-token --zone zone-1 --valid-for 720h > zone-1.token
   jetmesh-cp run --zone zone-1 --global-address grpcs://global:5685 \
       --zone-token-file zone-1.token                    # plus KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE
 
@@ -104,7 +105,7 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 	mode := fs.String("mode", "", "zone (default; standalone unless --global-address is set) or global (env KUMA_MODE)")
 	zone := fs.String("zone", "", "this zone's name (env KUMA_MULTIZONE_ZONE_NAME)")
 	globalAddr := fs.String("global-address", "", "a zone's link to the global, e.g. grpcs://global:5685 (env KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS)")
-	zoneTokenFile := fs.String("zone-token-file", "", "a zone's token from 'kumactl generate zone-token --scope cp' (env JETMESH_MULTIZONE_ZONE_TOKEN_FILE)")
+	zoneTokenFile := fs.String("zone-token-file", "", "a zone's token from 'kumactl generate zone-token --zone NAME' on the global (env JETMESH_MULTIZONE_ZONE_TOKEN_FILE)")
 	kdsPort := fs.Int("kds-port", 0, "a global's zone-link port (default 5685; env KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: jetmesh-cp run [flags]\n\nFlags:\n")
@@ -180,7 +181,9 @@ func serve(cfg controlplane.Config, log *slog.Logger, level slog.Level) error {
 		fx.StopTimeout(time.Duration(cfg.ShutdownTimeout)),
 	)
 	if err := app.Err(); err != nil {
-		return err
+		// fx wraps a constructor's error in the whole dependency chain; the operator needs
+		// the cause ("listen 127.0.0.1:5690: address already in use").
+		return dig.RootCause(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

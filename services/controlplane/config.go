@@ -72,7 +72,7 @@ type ZoneSyncConfig struct {
 		TLSSkipVerify bool   `json:"tlsSkipVerify"`
 		RootCAFile    string `json:"rootCaFile"`
 	} `json:"kds"`
-	// Token is the zone token (kumactl generate zone-token --scope cp) the zone links with;
+	// Token is the zone token (kumactl generate zone-token --zone NAME) the zone links with;
 	// TokenFile reads it from a file instead.
 	Token     string `json:"token"`
 	TokenFile string `json:"tokenFile"`

@@ -34,7 +34,7 @@ func (c Config) validateMultizone() []error {
 			errs = append(errs, err)
 		}
 		if z.Token == "" && z.TokenFile == "" {
-			errs = append(errs, fmt.Errorf("a federated zone needs a zone token: set JETMESH_MULTIZONE_ZONE_TOKEN or JETMESH_MULTIZONE_ZONE_TOKEN_FILE (kumactl generate zone-token --zone %s --scope cp on the global)", z.Name))
+			errs = append(errs, fmt.Errorf("a federated zone needs a zone token: set JETMESH_MULTIZONE_ZONE_TOKEN or JETMESH_MULTIZONE_ZONE_TOKEN_FILE (kumactl generate zone-token --zone %s on the global)", z.Name))
 		}
 		if c.NATS.URL != "" {
 			errs = append(errs, fmt.Errorf("a federated zone needs the embedded NATS server (nats.url is set): the link to the global is its leafnode"))

@@ -115,9 +115,9 @@ func (s *Signer) IssueZone(zone string, scope []string, validFor time.Duration) 
 	return signed, nil
 }
 
-// VerifyZone checks a token's signature, expiry and that it grants scope, and returns its
-// claims. The error says why a token is refused.
-func (s *Signer) VerifyZone(token, scope string) (ZoneClaims, error) {
+// VerifyZone checks a token's signature, expiry and that it grants one of scopes, and returns
+// its claims. The error says why a token is refused.
+func (s *Signer) VerifyZone(token string, scopes ...string) (ZoneClaims, error) {
 	var claims ZoneClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != strconv.Itoa(s.serial) {
@@ -131,8 +131,8 @@ func (s *Signer) VerifyZone(token, scope string) (ZoneClaims, error) {
 	if claims.Zone == "" {
 		return ZoneClaims{}, fmt.Errorf("%w: no zone", ErrInvalidToken)
 	}
-	if !slices.Contains(claims.Scope, scope) {
-		return ZoneClaims{}, fmt.Errorf("%w: scope %v does not include %q", ErrInvalidToken, claims.Scope, scope)
+	if !slices.ContainsFunc(scopes, func(sc string) bool { return slices.Contains(claims.Scope, sc) }) {
+		return ZoneClaims{}, fmt.Errorf("%w: scope %v includes none of %v", ErrInvalidToken, claims.Scope, scopes)
 	}
 	return claims, nil
 }

@@ -154,7 +154,10 @@ func (g *Global) Authenticate(user, password string) (natsd.LeafGrant, error) {
 	if signer == nil {
 		return natsd.LeafGrant{}, errors.New("global control plane is starting")
 	}
-	claims, err := signer.VerifyZone(password, tokens.ScopeCP)
+	// kumactl 2.14 only issues zone tokens for ingress and egress (its --scope refuses cp):
+	// a token of any zone scope links that zone's CP, so Kuma's own tooling works; a token
+	// from POST /tokens/zone with scope cp is the narrower credential for the CP alone.
+	claims, err := signer.VerifyZone(password, tokens.ScopeCP, tokens.ScopeIngress, tokens.ScopeEgress)
 	if err != nil {
 		return natsd.LeafGrant{}, err
 	}
