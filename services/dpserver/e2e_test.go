@@ -394,4 +394,18 @@ func TestZoneIngressProxy(t *testing.T) {
 	if got[0] != "backend{mesh=default}" || got[1] != "web{mesh=default}" {
 		t.Fatalf("after a new service: %v", got)
 	}
+	// kumactl inspect zoneingresses reads the subscription: open now, closed after it leaves.
+	subs := func() []any {
+		in, _ := getJSON(t, cp, "/zoneingresses/zi-1/_overview")["zoneIngressInsight"].(map[string]any)
+		list, _ := in["subscriptions"].([]any)
+		return list
+	}
+	if s := subs(); len(s) != 1 || s[0].(map[string]any)["disconnectTime"] != nil {
+		t.Fatalf("open subscription: %v", s)
+	}
+	cancel()
+	eventually(t, "the subscription closed", func() bool {
+		s := subs()
+		return len(s) == 1 && s[0].(map[string]any)["disconnectTime"] != nil
+	})
 }

@@ -162,10 +162,78 @@ func IsIngress(s *server.Stream) bool {
 	return s.Node.GetMetadata().GetFields()[metaProxyType].GetStringValue() == "ingress"
 }
 
-// connectIngress registers a zone ingress carried in node metadata, or checks that it exists.
+// connectIngress registers a zone ingress carried in node metadata, or checks that it exists,
+// and opens its ZoneIngressInsight subscription (what kumactl inspect zoneingresses shows).
 // Zone ingresses are long-lived infrastructure: they are not deregistered when they leave.
-// Their insights (ZoneIngressInsight) are not recorded yet.
 func (l *Lifecycle) connectIngress(ctx context.Context, s *server.Stream, name, doc string) error {
+	if err := l.registerIngress(ctx, name, doc); err != nil {
+		return err
+	}
+	subID := uuid.NewString()
+	l.mu.Lock()
+	l.subs[s.ID] = subID
+	l.mu.Unlock()
+	md := s.Node.GetMetadata().GetFields()
+	return l.updateIngressInsight(ctx, name, func(in *core.ZoneIngressInsight) {
+		in.Subscriptions = append(in.Subscriptions, core.DiscoverySubscription{
+			ID: subID, ControlPlaneInstanceID: l.instanceID, ConnectTime: core.NewTimestamp(s.ConnectTime.UTC()),
+			Status:  &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{}},
+			Version: versionOf(md[metaVersion]),
+		})
+		if n := len(in.Subscriptions); n > subscriptionLimit {
+			in.Subscriptions = in.Subscriptions[n-subscriptionLimit:]
+		}
+	})
+}
+
+// OnIngressDisconnect closes a zone ingress's subscription.
+func (l *Lifecycle) OnIngressDisconnect(s *server.Stream) {
+	_, name, err := bootstrap.ParseProxyID(s.Node.GetId())
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	subID := l.subs[s.ID]
+	delete(l.subs, s.ID)
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := core.NewTimestamp(time.Now().UTC())
+	err = l.updateIngressInsight(ctx, name, func(in *core.ZoneIngressInsight) {
+		for i := range in.Subscriptions {
+			if in.Subscriptions[i].ID == subID {
+				in.Subscriptions[i].DisconnectTime = now
+				fillStatus(&in.Subscriptions[i], s)
+			}
+		}
+	})
+	if err != nil && !errors.Is(err, events.ErrNotFound) {
+		l.log.Warn("record zone ingress disconnect failed", "node", s.Node.GetId(), "err", err)
+	}
+}
+
+func (l *Lifecycle) updateIngressInsight(ctx context.Context, name string, fn func(*core.ZoneIngressInsight)) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	desc, ok := l.mgr.Registry().ByName(ingressType + "Insight")
+	if !ok {
+		return fmt.Errorf("ZoneIngressInsight type not registered")
+	}
+	in := &core.ZoneIngressInsight{}
+	if e, ok := l.mgr.View().Get(desc.Name, "", name); ok {
+		if cur, ok := e.Resource.Spec.(*core.ZoneIngressInsight); ok {
+			copied := *cur
+			copied.Subscriptions = append([]core.DiscoverySubscription(nil), cur.Subscriptions...)
+			in = &copied
+		}
+	}
+	fn(in)
+	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: in}
+	_, err := l.mgr.Apply(ctx, r, manager.Who{Actor: "control-plane:" + l.instanceID, System: true})
+	return err
+}
+
+func (l *Lifecycle) registerIngress(ctx context.Context, name, doc string) error {
 	if doc == "" {
 		if _, ok := l.mgr.View().Get(ingressType, "", name); !ok {
 			return fmt.Errorf("zone ingress %s not found: create it with kumactl apply, or start the proxy with --dataplane-file", name)

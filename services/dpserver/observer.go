@@ -49,7 +49,9 @@ func (o *Observer) OnDisconnect(s *server.Stream) {
 	if len(o.Streams.Streams(s.Node.GetId())) == 0 {
 		o.Snapshots.Disconnect(s.Node.GetId())
 	}
-	if !IsIngress(s) {
+	if IsIngress(s) {
+		o.Lifecycle.OnIngressDisconnect(s)
+	} else {
 		o.Lifecycle.OnDisconnect(s)
 	}
 }
