@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/fx"
@@ -30,6 +31,7 @@ import (
 	"github.com/jetmesh/jetmesh/services/natsd"
 	"github.com/jetmesh/jetmesh/services/tokens"
 	"github.com/jetmesh/jetmesh/services/zonesync"
+	"github.com/jetmesh/jetmesh/xds/server"
 )
 
 // linkAuth connects the NATS server's leafnode authentication (created first) with the
@@ -162,7 +164,8 @@ func writable(cfg Config) func(*resources.Descriptor) error {
 func modeModule(cfg Config) fx.Option {
 	switch {
 	case cfg.Mode == resources.ModeGlobal:
-		return fx.Options(fx.Provide(newLinkAuth), fx.Invoke(startGlobal))
+		return fx.Options(fx.Provide(newLinkAuth, newGlobalDPServer), fx.Invoke(startGlobal),
+			fx.Invoke(func(*dpserver.Server) {}))
 	case cfg.Federated():
 		return fx.Options(fx.Provide(newLinkAuth), dataplaneModule, fx.Invoke(startZoneSync))
 	}
@@ -285,4 +288,42 @@ func startZoneSync(lc fx.Lifecycle, cfg Config, nc *nats.Conn, view *state.State
 	u := zonesync.NewIngressUpdater(m, cfg.Multizone.Zone.Name, time.Second, log.With("component", "zone-ingress"))
 	lc.Append(fx.StartStopHook(u.Start, u.Stop))
 	return nil
+}
+
+// errGlobalServesNoProxies is what a proxy that dials a global CP is told.
+var errGlobalServesNoProxies = errors.New("this is a global control plane: dataplanes and zone proxies connect to their zone's control plane (KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS points zones here)")
+
+// refuseProxies is the global's xDS authenticator: every stream is refused with the reason.
+type refuseProxies struct{}
+
+func (refuseProxies) Authenticate(context.Context, *corev3.Node, string) error {
+	return errGlobalServesNoProxies
+}
+
+// noObserver is never called: refuseProxies ends every stream before it starts.
+type noObserver struct{}
+
+func (noObserver) OnConnect(context.Context, *server.Stream) error { return errGlobalServesNoProxies }
+func (noObserver) OnStatus(*server.Stream)                         {}
+func (noObserver) OnDisconnect(*server.Stream)                     {}
+
+// newGlobalDPServer listens on the DP server port of a global CP only to refuse proxies with
+// a clear message (a /bootstrap 422, an Unauthenticated ADS stream) instead of a bare
+// "connection refused" that looks like a network problem.
+func newGlobalDPServer(lc fx.Lifecycle, cfg Config, log *slog.Logger) *dpserver.Server {
+	log = log.With("component", "dp-server")
+	ctx, cancel := context.WithCancel(context.Background())
+	xds := server.New(ctx, server.NewSnapshots(), refuseProxies{}, noObserver{}, log)
+	dcfg := dpserver.DefaultConfig()
+	dcfg.Address, dcfg.Port, dcfg.Hosts = cfg.DPServer.Interface, cfg.DPServer.Port, cfg.DPServer.Hosts
+	dcfg.CertDir = filepath.Join(cfg.DataDir, "certs")
+	s := dpserver.New(dcfg, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, errGlobalServesNoProxies.Error(), http.StatusUnprocessableEntity)
+	}), log)
+	xds.Register(s.GRPC())
+	lc.Append(fx.StartStopHook(s.Start, func(ctx context.Context) error {
+		cancel()
+		return s.Stop(ctx)
+	}))
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,7 +111,15 @@ func TestZoneCPOffline(t *testing.T) {
 		got := rpc(client)
 		return got == "backend-in-zone-2", got
 	})
-	before := replicationOf(t, z2)
+	// The watchdog refreshes /_replication every second: wait until it has seen the copy.
+	eventually(t, "zone-2's mirror of the global's log reported", func() (bool, string) {
+		for _, it := range replicationOf(t, z2).Items {
+			if it.Stream == "JETMESH_GLOBAL" && it.Replica > 0 {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(replicationOf(t, z2).Items)
+	})
 
 	dataDir := z2.Config.DataDir
 	z2.Stop(t)
@@ -133,9 +142,15 @@ func TestZoneCPOffline(t *testing.T) {
 			t.Errorf("zone-2 recreated its mirror %s after a restart (a full copy): %+v", it.Stream, after.Items)
 		}
 	}
-	for _, it := range before.Items {
-		if it.Stream == "JETMESH_GLOBAL" && it.Replica == 0 {
-			t.Errorf("mirror %s was empty before the restart: %+v", it.Stream, before.Items)
-		}
+}
+
+// The global serves no proxies, and says so: /bootstrap answers 422 with the reason and an
+// ADS stream is refused with it.
+func TestGlobalRefusesProxies(t *testing.T) {
+	g := cptest.Start(t, "", cptest.Global(cptest.FreePort(t)))
+	c := xdsClient(t, g, "default.web", "backend")
+	got := rpc(c)
+	if !strings.Contains(got, "this is a global control plane") {
+		t.Errorf("RPC through the global's xDS = %q, want the refusal's reason", got)
 	}
 }

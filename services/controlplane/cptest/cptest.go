@@ -75,13 +75,9 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	var srv *api.Server
 	var dps *dpserver.Server
 	var store events.Store
-	populate := fx.Populate(&srv, &dps, &store)
-	if cfg.Mode == "global" {
-		populate = fx.Populate(&srv, &store) // a global serves no dataplanes
-	}
 	app := fx.New(
 		controlplane.Module(cfg, log),
-		populate,
+		fx.Populate(&srv, &dps, &store),
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 	)
 	if err := app.Err(); err != nil {
@@ -92,11 +88,8 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	if err := app.Start(ctx); err != nil {
 		return nil, err
 	}
-	cp := &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), Config: cfg, Store: store, app: app}
-	if dps != nil {
-		cp.DPAddress, cp.CACertFile = dps.Addr().String(), dps.CACertFile()
-	}
-	return cp, nil
+	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), DPAddress: dps.Addr().String(),
+		CACertFile: dps.CACertFile(), Config: cfg, Store: store, app: app}, nil
 }
 
 // FreePort returns a loopback port that was free a moment ago, for settings that need a
