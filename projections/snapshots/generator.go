@@ -20,6 +20,9 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	if in.Ingress != nil {
 		return generateIngress(in.Ingress)
 	}
+	if in.Egress != nil {
+		return generateEgress(in.Egress)
+	}
 	meshSpec, _ := in.Mesh.Spec.(*core.Mesh)
 	dpSpec, ok := in.Dataplane.Spec.(*core.Dataplane)
 	if !ok {

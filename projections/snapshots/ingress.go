@@ -75,3 +75,51 @@ func generateIngress(p *generate.IngressProxy) (map[string][]types.Resource, map
 	}
 	return res.ByType(), versions, nil
 }
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// egressInputLocked assembles a zone egress's input: its own ZoneEgress and, for every mesh,
+// the other zones' services with the ingresses that lead to them.
+func (p *Projector) egressInputLocked(c Client) (Input, bool) {
+	res := p.egresses[c.Name]
+	if res == nil {
+		return Input{}, false
+	}
+	spec, ok := res.Spec.(*core.ZoneEgress)
+	if !ok {
+		return Input{}, false
+	}
+	proxy := &generate.EgressProxy{Name: c.Name, Spec: spec, Zone: p.zone}
+	egresses := p.egresses
+	p.egresses = nil // the egress itself forwards to the ingresses, not to itself
+	defer func() { p.egresses = egresses }()
+	for _, mesh := range sortedNames(p.meshes) {
+		remote, _ := p.remoteEndpointsLocked(p.meshes[mesh])
+		for _, svc := range sortedNames(remote) {
+			proxy.Services = append(proxy.Services, generate.IngressService{Mesh: mesh, Service: svc, Endpoints: remote[svc]})
+		}
+	}
+	return Input{Client: c, Egress: proxy, Zone: p.zone}, true
+}
+
+func generateEgress(p *generate.EgressProxy) (map[string][]types.Resource, map[string]string, error) {
+	res, err := generate.GenerateEgress(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := generate.Validate(res); err != nil {
+		return nil, nil, fmt.Errorf("zone egress %s: %w", p.Name, err)
+	}
+	versions, err := res.Versions()
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.ByType(), versions, nil
+}

@@ -35,8 +35,9 @@ type Client struct {
 	AdminPort uint32
 	// GRPC marks grpc-go xDS clients, which consume API listeners named after services.
 	GRPC bool
-	// Ingress marks a zone ingress proxy (node id ".<name>", Mesh empty).
+	// Ingress and Egress mark zone proxies (node id ".<name>", Mesh empty).
 	Ingress bool
+	Egress  bool
 }
 
 // Generator builds a proxy's resources and per-type versions from its inputs.
@@ -52,8 +53,9 @@ type Input struct {
 	// Policies are the mesh's targetRef policies by type name, each list sorted by name.
 	Policies map[string][]*resources.Resource
 	Zone     string
-	// Ingress is set, alone, for a zone ingress proxy.
+	// Ingress is set, alone, for a zone ingress proxy; Egress for a zone egress.
 	Ingress *generate.IngressProxy
+	Egress  *generate.EgressProxy
 }
 
 type dataplane struct {
@@ -90,6 +92,7 @@ type Projector struct {
 	// ingresses are the ZoneIngresses of every zone (cross-zone entry points) and zones the
 	// Zone resources, whose enabled flag decides whether a zone's ingresses are used.
 	ingresses map[events.Key]*resources.Resource
+	egresses  map[string]*resources.Resource // this zone's ZoneEgresses by name
 	zones     map[string]*core.Zone
 	clients   map[string]Client          // connected proxies by node id
 	byDP      map[string]map[string]bool // "<mesh>/<name>" -> node ids of its connected proxies
@@ -106,7 +109,8 @@ func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log
 	return &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
 		meshes: map[string]*meshState{}, clients: map[string]Client{}, byDP: map[string]map[string]bool{},
 		dirty: map[string]bool{}, feeds: map[string]uint64{}, ingresses: map[events.Key]*resources.Resource{},
-		zones: map[string]*core.Zone{}, kick: make(chan struct{}, 1)}
+		egresses: map[string]*resources.Resource{},
+		zones:    map[string]*core.Zone{}, kick: make(chan struct{}, 1)}
 }
 
 // Sequence implements projections.Model.
@@ -176,6 +180,16 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 			delete(p.ingresses, rec.Key)
 		} else {
 			p.ingresses[rec.Key] = res
+		}
+		p.markAllLocked()
+	case "ZoneEgress":
+		if feed != "" {
+			return nil // other zones' egresses carry their own zone's traffic only
+		}
+		if res == nil {
+			delete(p.egresses, rec.Key.Name)
+		} else {
+			p.egresses[rec.Key.Name] = res
 		}
 		p.markAllLocked()
 	case "Zone":
@@ -282,6 +296,11 @@ func (p *Projector) remoteEndpointsLocked(m *meshState) (map[string][]generate.E
 			continue
 		}
 		t.ZoneIngresses = append(t.ZoneIngresses, generate.ZoneIngress{Meta: res.Meta, Spec: zi})
+	}
+	for _, name := range sortedNames(p.egresses) {
+		if ze, ok := p.egresses[name].Spec.(*core.ZoneEgress); ok {
+			t.ZoneEgresses = append(t.ZoneEgresses, generate.ZoneEgress{Meta: p.egresses[name].Meta, Spec: ze})
+		}
 	}
 	return generate.RemoteEndpoints(t)
 }
@@ -550,6 +569,9 @@ func (p *Projector) takeDirty() []Input {
 func (p *Projector) inputLocked(c Client) (Input, bool) {
 	if c.Ingress {
 		return p.ingressInputLocked(c)
+	}
+	if c.Egress {
+		return p.egressInputLocked(c)
 	}
 	m := p.meshes[c.Mesh]
 	if m == nil || m.mesh == nil {

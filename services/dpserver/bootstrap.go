@@ -71,8 +71,8 @@ func (h *BootstrapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *BootstrapHandler) resolve(req bootstrap.Request) (*resources.Resource, int, error) {
 	switch req.ProxyType {
 	case "", bootstrap.ProxyTypeDataplane:
-	case bootstrap.ProxyTypeIngress:
-		return h.resolveIngress(req)
+	case bootstrap.ProxyTypeIngress, bootstrap.ProxyTypeEgress:
+		return h.resolveZoneProxy(req)
 	default:
 		return nil, http.StatusUnprocessableEntity, fmt.Errorf("proxy type %q is not served by this control plane yet", req.ProxyType)
 	}
@@ -100,23 +100,25 @@ func (h *BootstrapHandler) resolve(req bootstrap.Request) (*resources.Resource, 
 	return e.Resource, http.StatusOK, nil
 }
 
-// resolveIngress finds a zone ingress proxy's ZoneIngress, inline or already applied.
-func (h *BootstrapHandler) resolveIngress(req bootstrap.Request) (*resources.Resource, int, error) {
-	desc, _ := h.mgr.Registry().ByName(ingressType)
+// resolveZoneProxy finds a zone ingress's ZoneIngress or a zone egress's ZoneEgress, inline
+// or already applied.
+func (h *BootstrapHandler) resolveZoneProxy(req bootstrap.Request) (*resources.Resource, int, error) {
+	typ := zoneProxyTypes[req.ProxyType]
+	desc, _ := h.mgr.Registry().ByName(typ)
 	if req.DataplaneResource != "" {
 		zi, err := resources.DecodeAs(desc, []byte(req.DataplaneResource))
 		if err != nil {
 			return nil, http.StatusUnprocessableEntity, err
 		}
 		if err := resources.Validate(zi); err != nil {
-			return nil, http.StatusUnprocessableEntity, fmt.Errorf("zone ingress %s: %w", zi.Meta.Name, err)
+			return nil, http.StatusUnprocessableEntity, fmt.Errorf("%s %s: %w", typ, zi.Meta.Name, err)
 		}
 		return zi, http.StatusOK, nil
 	}
 	if req.Name == "" {
-		return nil, http.StatusUnprocessableEntity, errors.New("name is required without an inline zone ingress")
+		return nil, http.StatusUnprocessableEntity, fmt.Errorf("name is required without an inline %s", typ)
 	}
-	e, ok := h.mgr.View().Get(ingressType, "", req.Name)
+	e, ok := h.mgr.View().Get(typ, "", req.Name)
 	if !ok {
 		return nil, http.StatusNotFound, errors.New("not found")
 	}
@@ -131,6 +133,11 @@ func (h *BootstrapHandler) respond(w http.ResponseWriter, r *http.Request, req b
 	case *core.Dataplane:
 		proxy = bootstrap.Proxy{Service: bootstrap.ServiceName(spec), AdminPort: adminPortOf(spec), BuiltinGateway: spec.IsBuiltinGateway()}
 	case *core.ZoneIngress:
+		req.Mesh = ""
+		if spec.Networking != nil && spec.Networking.Admin != nil {
+			proxy.AdminPort = spec.Networking.Admin.Port
+		}
+	case *core.ZoneEgress:
 		req.Mesh = ""
 		if spec.Networking != nil && spec.Networking.Admin != nil {
 			proxy.AdminPort = spec.Networking.Admin.Port
@@ -165,6 +172,10 @@ func (h *BootstrapHandler) respond(w http.ResponseWriter, r *http.Request, req b
 			resp.KumaSidecarConfiguration.Networking.Address = spec.Networking.Address
 		}
 	case *core.ZoneIngress:
+		if spec.Networking != nil {
+			resp.KumaSidecarConfiguration.Networking.Address = spec.Networking.Address
+		}
+	case *core.ZoneEgress:
 		if spec.Networking != nil {
 			resp.KumaSidecarConfiguration.Networking.Address = spec.Networking.Address
 		}

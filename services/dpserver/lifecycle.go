@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,8 +121,8 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 	md := s.Node.GetMetadata().GetFields()
 	switch pt := md[metaProxyType].GetStringValue(); pt {
 	case "", "dataplane":
-	case "ingress":
-		return l.connectIngress(ctx, s, name, md[metaResource].GetStringValue())
+	case "ingress", "egress":
+		return l.connectZoneProxy(ctx, s, zoneProxyTypes[pt], name, md[metaResource].GetStringValue())
 	default:
 		return fmt.Errorf("proxy type %q is not served by this control plane yet", pt)
 	}
@@ -154,19 +155,21 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 	})
 }
 
-// ingressType is the resource type of zone ingress proxies.
-const ingressType = "ZoneIngress"
+// zoneProxyTypes are the resource types of zone proxies by kuma-dp's --proxy-type.
+var zoneProxyTypes = map[string]string{"ingress": "ZoneIngress", "egress": "ZoneEgress"}
 
-// IsIngress reports whether a stream is a zone ingress proxy's.
-func IsIngress(s *server.Stream) bool {
-	return s.Node.GetMetadata().GetFields()[metaProxyType].GetStringValue() == "ingress"
+// ZoneProxyType is a stream's zone proxy resource type ("ZoneIngress", "ZoneEgress"), or ""
+// for a dataplane.
+func ZoneProxyType(s *server.Stream) string {
+	return zoneProxyTypes[s.Node.GetMetadata().GetFields()[metaProxyType].GetStringValue()]
 }
 
-// connectIngress registers a zone ingress carried in node metadata, or checks that it exists,
-// and opens its ZoneIngressInsight subscription (what kumactl inspect zoneingresses shows).
-// Zone ingresses are long-lived infrastructure: they are not deregistered when they leave.
-func (l *Lifecycle) connectIngress(ctx context.Context, s *server.Stream, name, doc string) error {
-	if err := l.registerIngress(ctx, name, doc); err != nil {
+// connectZoneProxy registers a zone ingress or egress carried in node metadata, or checks that
+// it exists, and opens its insight subscription (what kumactl inspect zoneingresses and
+// zoneegresses show). Zone proxies are long-lived infrastructure: they are not deregistered
+// when they leave.
+func (l *Lifecycle) connectZoneProxy(ctx context.Context, s *server.Stream, typ, name, doc string) error {
+	if err := l.registerZoneProxy(ctx, typ, name, doc); err != nil {
 		return err
 	}
 	subID := uuid.NewString()
@@ -174,20 +177,21 @@ func (l *Lifecycle) connectIngress(ctx context.Context, s *server.Stream, name, 
 	l.subs[s.ID] = subID
 	l.mu.Unlock()
 	md := s.Node.GetMetadata().GetFields()
-	return l.updateIngressInsight(ctx, name, func(in *core.ZoneIngressInsight) {
-		in.Subscriptions = append(in.Subscriptions, core.DiscoverySubscription{
+	return l.updateZoneProxyInsight(ctx, typ, name, func(subs []core.DiscoverySubscription) []core.DiscoverySubscription {
+		subs = append(subs, core.DiscoverySubscription{
 			ID: subID, ControlPlaneInstanceID: l.instanceID, ConnectTime: core.NewTimestamp(s.ConnectTime.UTC()),
 			Status:  &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{}},
 			Version: versionOf(md[metaVersion]),
 		})
-		if n := len(in.Subscriptions); n > subscriptionLimit {
-			in.Subscriptions = in.Subscriptions[n-subscriptionLimit:]
+		if n := len(subs); n > subscriptionLimit {
+			subs = subs[n-subscriptionLimit:]
 		}
+		return subs
 	})
 }
 
-// OnIngressDisconnect closes a zone ingress's subscription.
-func (l *Lifecycle) OnIngressDisconnect(s *server.Stream) {
+// OnZoneProxyDisconnect closes a zone ingress's or egress's subscription.
+func (l *Lifecycle) OnZoneProxyDisconnect(s *server.Stream) {
 	_, name, err := bootstrap.ParseProxyID(s.Node.GetId())
 	if err != nil {
 		return
@@ -199,59 +203,75 @@ func (l *Lifecycle) OnIngressDisconnect(s *server.Stream) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := core.NewTimestamp(time.Now().UTC())
-	err = l.updateIngressInsight(ctx, name, func(in *core.ZoneIngressInsight) {
-		for i := range in.Subscriptions {
-			if in.Subscriptions[i].ID == subID {
-				in.Subscriptions[i].DisconnectTime = now
-				fillStatus(&in.Subscriptions[i], s)
+	err = l.updateZoneProxyInsight(ctx, ZoneProxyType(s), name, func(subs []core.DiscoverySubscription) []core.DiscoverySubscription {
+		for i := range subs {
+			if subs[i].ID == subID {
+				subs[i].DisconnectTime = now
+				fillStatus(&subs[i], s)
 			}
 		}
+		return subs
 	})
 	if err != nil && !errors.Is(err, events.ErrNotFound) {
-		l.log.Warn("record zone ingress disconnect failed", "node", s.Node.GetId(), "err", err)
+		l.log.Warn("record zone proxy disconnect failed", "node", s.Node.GetId(), "err", err)
 	}
 }
 
-func (l *Lifecycle) updateIngressInsight(ctx context.Context, name string, fn func(*core.ZoneIngressInsight)) error {
+// updateZoneProxyInsight rewrites the subscriptions of a ZoneIngressInsight or
+// ZoneEgressInsight (both are a list of subscriptions plus metadata).
+func (l *Lifecycle) updateZoneProxyInsight(ctx context.Context, typ, name string,
+	fn func([]core.DiscoverySubscription) []core.DiscoverySubscription) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
-	desc, ok := l.mgr.Registry().ByName(ingressType + "Insight")
+	desc, ok := l.mgr.Registry().ByName(typ + "Insight")
 	if !ok {
-		return fmt.Errorf("ZoneIngressInsight type not registered")
+		return fmt.Errorf("%sInsight type not registered", typ)
 	}
-	in := &core.ZoneIngressInsight{}
-	if e, ok := l.mgr.View().Get(desc.Name, "", name); ok {
-		if cur, ok := e.Resource.Spec.(*core.ZoneIngressInsight); ok {
-			copied := *cur
-			copied.Subscriptions = append([]core.DiscoverySubscription(nil), cur.Subscriptions...)
-			in = &copied
+	var spec resources.Spec
+	switch typ {
+	case "ZoneIngress":
+		in := &core.ZoneIngressInsight{}
+		if e, ok := l.mgr.View().Get(desc.Name, "", name); ok {
+			if cur, ok := e.Resource.Spec.(*core.ZoneIngressInsight); ok {
+				*in = *cur
+			}
 		}
+		in.Subscriptions = fn(append([]core.DiscoverySubscription(nil), in.Subscriptions...))
+		spec = in
+	default:
+		in := &core.ZoneEgressInsight{}
+		if e, ok := l.mgr.View().Get(desc.Name, "", name); ok {
+			if cur, ok := e.Resource.Spec.(*core.ZoneEgressInsight); ok {
+				*in = *cur
+			}
+		}
+		in.Subscriptions = fn(append([]core.DiscoverySubscription(nil), in.Subscriptions...))
+		spec = in
 	}
-	fn(in)
-	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: in}
+	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: spec}
 	_, err := l.mgr.Apply(ctx, r, manager.Who{Actor: "control-plane:" + l.instanceID, System: true})
 	return err
 }
 
-func (l *Lifecycle) registerIngress(ctx context.Context, name, doc string) error {
+func (l *Lifecycle) registerZoneProxy(ctx context.Context, typ, name, doc string) error {
 	if doc == "" {
-		if _, ok := l.mgr.View().Get(ingressType, "", name); !ok {
-			return fmt.Errorf("zone ingress %s not found: create it with kumactl apply, or start the proxy with --dataplane-file", name)
+		if _, ok := l.mgr.View().Get(typ, "", name); !ok {
+			return fmt.Errorf("%s %s not found: create it with kumactl apply, or start the proxy with --dataplane-file", typ, name)
 		}
 		return nil
 	}
-	desc, _ := l.mgr.Registry().ByName(ingressType)
+	desc, _ := l.mgr.Registry().ByName(typ)
 	zi, err := resources.DecodeAs(desc, []byte(doc))
 	if err != nil {
-		return fmt.Errorf("zone ingress in node metadata: %w", err)
+		return fmt.Errorf("%s in node metadata: %w", typ, err)
 	}
 	if zi.Meta.Name == "" {
 		zi.Meta.Name = name
 	}
 	if zi.Meta.Name != name {
-		return fmt.Errorf("zone ingress in node metadata is %s but the node id says %s", zi.Meta.Name, name)
+		return fmt.Errorf("%s in node metadata is %s but the node id says %s", typ, zi.Meta.Name, name)
 	}
-	if e, ok := l.mgr.View().Get(ingressType, "", name); ok {
+	if e, ok := l.mgr.View().Get(typ, "", name); ok {
 		// Keep what the control plane computed (zone, availableServices).
 		if cur, ok := e.Resource.Spec.(*core.ZoneIngress); ok {
 			if in, ok := zi.Spec.(*core.ZoneIngress); ok {
@@ -259,8 +279,8 @@ func (l *Lifecycle) registerIngress(ctx context.Context, name, doc string) error
 			}
 		}
 	}
-	if _, err := l.mgr.Apply(ctx, zi, manager.Who{Actor: "zoneingress:" + name}); err != nil {
-		return fmt.Errorf("register zone ingress %s: %w", name, err)
+	if _, err := l.mgr.Apply(ctx, zi, manager.Who{Actor: strings.ToLower(typ) + ":" + name}); err != nil {
+		return fmt.Errorf("register %s %s: %w", typ, name, err)
 	}
 	return nil
 }

@@ -29,7 +29,8 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 	}
 	mesh, name, _ := bootstrap.ParseProxyID(s.Node.GetId())
 	o.Snapshots.Connect(snapshots.Client{
-		NodeID: s.Node.GetId(), Mesh: mesh, Name: name, AdminPort: adminPort(s), Ingress: IsIngress(s),
+		NodeID: s.Node.GetId(), Mesh: mesh, Name: name, AdminPort: adminPort(s),
+		Ingress: ZoneProxyType(s) == "ZoneIngress", Egress: ZoneProxyType(s) == "ZoneEgress",
 		// grpc-go announces itself as "gRPC Go"; such clients resolve services through API
 		// listeners named after them instead of Envoy's port-bound listeners.
 		GRPC: strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
@@ -37,9 +38,9 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 	return nil
 }
 
-// OnStatus records ACK/NACK counters (dataplanes only: zone ingress insights are not kept yet).
+// OnStatus records ACK/NACK counters (dataplanes only; zone proxies record connects and disconnects).
 func (o *Observer) OnStatus(s *server.Stream) {
-	if !IsIngress(s) {
+	if ZoneProxyType(s) == "" {
 		o.Lifecycle.OnStatus(s)
 	}
 }
@@ -49,8 +50,8 @@ func (o *Observer) OnDisconnect(s *server.Stream) {
 	if len(o.Streams.Streams(s.Node.GetId())) == 0 {
 		o.Snapshots.Disconnect(s.Node.GetId())
 	}
-	if IsIngress(s) {
-		o.Lifecycle.OnIngressDisconnect(s)
+	if ZoneProxyType(s) != "" {
+		o.Lifecycle.OnZoneProxyDisconnect(s)
 	} else {
 		o.Lifecycle.OnDisconnect(s)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 )
@@ -25,6 +26,20 @@ import (
 // ("address:port weight" strings), ACKing every response as Envoy does.
 func endpointsOf(t *testing.T, cp *cptest.CP, nodeID, cluster string, cond func([]string) bool) []string {
 	t.Helper()
+	return endpointsOfProxy(t, cp, nodeID, "", cluster, cond)
+}
+
+// endpointsOfProxy is endpointsOf for a zone proxy of the given type ("ingress", "egress").
+func endpointsOfProxy(t *testing.T, cp *cptest.CP, nodeID, proxyType, cluster string, cond func([]string) bool) []string {
+	t.Helper()
+	node := &corev3.Node{Id: nodeID}
+	if proxyType != "" {
+		md, err := structpb.NewStruct(map[string]any{"dataplane.proxyType": proxyType})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.Metadata = md
+	}
 	pem, err := os.ReadFile(cp.CACertFile)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +57,7 @@ func endpointsOf(t *testing.T, cp *cptest.CP, nodeID, cluster string, cond func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID}, TypeUrl: resource.EndpointType, ResourceNames: []string{cluster}}
+	req := &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNames: []string{cluster}}
 	var last []string
 	for {
 		if err := stream.Send(req); err != nil {
@@ -114,4 +129,31 @@ func TestCrossZoneEndpoints(t *testing.T) {
 	// Disabling zone-1 takes its ingress out of zone-2's endpoints.
 	mustCall(t, http.MethodPut, g.URL+"/zones/zone-1", `{"type":"Zone","name":"zone-1","enabled":false}`, http.StatusOK)
 	endpointsOf(t, z2, "demo.web", "backend", func(eps []string) bool { return !contains(eps, "127.0.0.11:10001 2") })
+}
+
+// With routing.zoneEgress, zone-2's consumers reach zone-1 through zone-2's egress: their EDS
+// points at the egress, and the egress proxy's own config sends each service's SNI to
+// zone-1's ingress.
+func TestCrossZoneViaEgress(t *testing.T) {
+	topo := startTopology(t, "")
+	g, z1, z2 := topo.global, topo.z1, topo.z2
+	mesh := strings.Replace(mtlsMesh, `"mtls"`, `"routing":{"zoneEgress":true},"mtls"`, 1)
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", mesh, http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "mesh on a zone", status(t, z.URL+"/meshes/demo", http.StatusOK))
+	}
+	mustCall(t, http.MethodPut, z1.URL+"/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1",
+		"networking":{"address":"127.0.0.1","port":10001,"advertisedAddress":"127.0.0.11","advertisedPort":10001}}`, http.StatusCreated)
+	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/backend-1", dataplaneNamed("backend-1"), http.StatusCreated)
+	mustCall(t, http.MethodPut, z2.URL+"/zoneegresses/ze-1", `{"type":"ZoneEgress","name":"ze-1",
+		"networking":{"address":"127.0.0.12","port":10002}}`, http.StatusCreated)
+	mustCall(t, http.MethodPut, z2.URL+"/meshes/demo/dataplanes/web", `{"type":"Dataplane","mesh":"demo","name":"web",
+		"networking":{"address":"127.0.0.2","inbound":[{"port":8080,"tags":{"kuma.io/service":"web"}}],
+		"outbound":[{"port":10002,"tags":{"kuma.io/service":"backend"}}]}}`, http.StatusCreated)
+
+	endpointsOf(t, z2, "demo.web", "backend", func(eps []string) bool { return contains(eps, "127.0.0.12:10002 1") })
+	// The egress proxy (node ".ze-1", proxyType egress) forwards backend to zone-1's ingress.
+	got := endpointsOfProxy(t, z2, ".ze-1", "egress", "demo:backend",
+		func(eps []string) bool { return contains(eps, "127.0.0.11:10001 1") })
+	t.Logf("egress endpoints of demo:backend: %v", got)
 }

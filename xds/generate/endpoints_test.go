@@ -190,3 +190,30 @@ func TestSubsetOutboundSelectsEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// With routing.zoneEgress, a sidecar reaches other zones through its zone's egress: the
+// remote endpoints point at the egress, keeping their weights; local ones are untouched.
+func TestBuildEndpointsViaZoneEgress(t *testing.T) {
+	mesh := &core.Mesh{
+		MTLS:    &core.MeshMTLS{EnabledBackend: "ca", Backends: []core.CABackend{{Name: "ca", Type: "builtin"}}},
+		Routing: &core.Routing{ZoneEgress: true},
+	}
+	topo := generate.Topology{
+		Mesh: generate.Mesh{Name: "demo", Spec: mesh}, Zone: "zone-1",
+		ZoneIngresses: []generate.ZoneIngress{{Spec: &core.ZoneIngress{Zone: "zone-2",
+			Networking: &core.ZoneIngressNetworking{AdvertisedAddress: "203.0.113.2", AdvertisedPort: 10001},
+			AvailableServices: []core.AvailableService{{Mesh: "demo", Instances: 3, Tags: map[string]string{"kuma.io/service": "backend"}}},
+		}}},
+		ZoneEgresses: []generate.ZoneEgress{{Spec: &core.ZoneEgress{Zone: "zone-1",
+			Networking: &core.ZoneEgressNetworking{Address: "10.0.0.9", Port: 10002}}}},
+	}
+	eps := generate.BuildEndpoints(topo)["backend"]
+	if len(eps) != 1 || eps[0].Address != "10.0.0.9" || eps[0].Port != 10002 || eps[0].Weight != 3 || eps[0].Zone != "zone-2" {
+		t.Fatalf("endpoints via egress = %+v", eps)
+	}
+	mesh.Routing.ZoneEgress = false
+	eps = generate.BuildEndpoints(topo)["backend"]
+	if len(eps) != 1 || eps[0].Address != "203.0.113.2" {
+		t.Fatalf("endpoints without egress routing = %+v", eps)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
+	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
 )
 
@@ -47,6 +48,16 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		},
 		"zone-ingress": func() (*generate.Resources, error) {
 			return generate.GenerateIngress(zoneIngress())
+		},
+		"zone-egress": func() (*generate.Resources, error) {
+			return generate.GenerateEgress(&generate.EgressProxy{
+				Name: "ze-1", Zone: "zone-1",
+				Spec: &core.ZoneEgress{Zone: "zone-1", Networking: &core.ZoneEgressNetworking{Address: "10.0.0.9", Port: 10002}},
+				Services: []generate.IngressService{{Mesh: "mesh1", Service: "backend", Endpoints: []generate.Endpoint{
+					{Address: "203.0.113.2", Port: 10001, Weight: 3, Zone: "zone-2", Tags: map[string]string{"kuma.io/service": "backend", "version": "v1"}},
+					{Address: "203.0.113.3", Port: 10001, Weight: 1, Zone: "zone-3", Tags: map[string]string{"kuma.io/service": "backend"}},
+				}}},
+			})
 		},
 		"zone-ingress-empty": func() (*generate.Resources, error) {
 			p := zoneIngress()

@@ -50,19 +50,30 @@ func GenerateIngress(p *IngressProxy) (*Resources, error) {
 	if p.Spec == nil || p.Spec.Networking == nil || p.Spec.Networking.Address == "" || p.Spec.Networking.Port == 0 {
 		return nil, fmt.Errorf("generate zone ingress %s: %w", p.Name, ErrNoIngressNetworking)
 	}
+	res, err := sniProxy(p.Name, p.Zone, p.Spec.Networking.Address, p.Spec.Networking.Port, p.Services, true)
+	if err != nil {
+		return nil, fmt.Errorf("generate zone ingress %s: %w", p.Name, err)
+	}
+	return res, nil
+}
+
+// sniProxy builds a zone proxy's listener and clusters: TLS passthrough routed by SNI, one
+// chain per SNI a sidecar may send (the service, and each tag subset). An ingress picks the
+// subset's instances by endpoint metadata (withSubsets); an egress sends every subset's
+// connection to the remote ingresses, whose own chains pick the instances from the same SNI.
+func sniProxy(name, zone, address string, port uint32, services []IngressService, withSubsets bool) (*Resources, error) {
 	g := &generator{}
-	n := p.Spec.Networking
-	name := InboundListenerName(n.Address, n.Port)
+	listenerName := InboundListenerName(address, port)
 	listener := &listenerv3.Listener{
-		Name:             name,
-		Address:          socketAddress(n.Address, n.Port),
+		Name:             listenerName,
+		Address:          socketAddress(address, port),
 		TrafficDirection: corev3.TrafficDirection_INBOUND,
 		ListenerFilters: []*listenerv3.ListenerFilter{{
 			Name:       wellknown.TlsInspector,
 			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: g.pack(&tlsinspectorv3.TlsInspector{})},
 		}},
 	}
-	services := slices.Clone(p.Services)
+	services = slices.Clone(services)
 	sort.Slice(services, func(i, j int) bool {
 		if services[i].Mesh != services[j].Mesh {
 			return services[i].Mesh < services[j].Mesh
@@ -83,28 +94,61 @@ func GenerateIngress(p *IngressProxy) (*Resources, error) {
 			eps = append(eps, e)
 		}
 		keys := subsetKeys(eps)
-		g.b.clusters.add(g.ingressCluster(cluster, keys))
-		g.b.endpoints.add(loadAssignment(cluster, eps, nil, p.Zone, false))
+		if withSubsets {
+			g.b.clusters.add(g.ingressCluster(cluster, keys))
+		} else {
+			g.b.clusters.add(g.ingressCluster(cluster, nil))
+		}
+		g.b.endpoints.add(loadAssignment(cluster, eps, nil, zone, false))
 		for _, subset := range subsets(eps, keys) {
-			listener.FilterChains = append(listener.FilterChains, g.ingressChain(s.Mesh, s.Service, cluster, subset))
+			chain := g.ingressChain(s.Mesh, s.Service, cluster, subset, withSubsets)
+			listener.FilterChains = append(listener.FilterChains, chain)
 		}
 	}
 	if len(listener.FilterChains) == 0 {
-		// Envoy needs a chain; like Kuma, an ingress with nothing behind it answers who it is.
+		// Envoy needs a chain; like Kuma, a zone proxy with nothing behind it answers who it is.
 		listener.FilterChains = []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
 			Name: "envoy.filters.network.direct_response",
 			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: g.pack(&directresponsev3.Config{
 				Response: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{
-					InlineString: fmt.Sprintf(`{"proxy":%q,"zone":%q}`, p.Name, p.Zone),
+					InlineString: fmt.Sprintf(`{"proxy":%q,"zone":%q}`, name, zone),
 				}},
 			})},
 		}}}}
 	}
 	g.b.listeners.add(listener)
 	if g.err != nil {
-		return nil, fmt.Errorf("generate zone ingress %s: %w", p.Name, g.err)
+		return nil, g.err
 	}
 	return g.b.build(), nil
+}
+
+// EgressProxy is everything GenerateEgress reads about one zone egress proxy.
+type EgressProxy struct {
+	Name string
+	Spec *core.ZoneEgress
+	Zone string
+	// Services are the other zones' services, per mesh, with the remote zone ingresses that
+	// lead to them as endpoints.
+	Services []IngressService
+}
+
+// ErrNoEgressNetworking is returned for a ZoneEgress without an address and port.
+var ErrNoEgressNetworking = errors.New("zone egress has no networking address and port")
+
+// GenerateEgress returns a zone egress's configuration: the sidecars of a mesh that routes
+// cross-zone traffic through the egress (routing.zoneEgress) open their mTLS connection to it
+// with the SNI of the remote service, and the egress passes the connection, unopened, to the
+// remote zones' ingresses for that service.
+func GenerateEgress(p *EgressProxy) (*Resources, error) {
+	if p.Spec == nil || p.Spec.Networking == nil || p.Spec.Networking.Address == "" || p.Spec.Networking.Port == 0 {
+		return nil, fmt.Errorf("generate zone egress %s: %w", p.Name, ErrNoEgressNetworking)
+	}
+	res, err := sniProxy(p.Name, p.Zone, p.Spec.Networking.Address, p.Spec.Networking.Port, p.Services, false)
+	if err != nil {
+		return nil, fmt.Errorf("generate zone egress %s: %w", p.Name, err)
+	}
+	return res, nil
 }
 
 // MeshClusterName is the ingress's cluster of a mesh service ("<mesh>:<service>").
@@ -194,12 +238,12 @@ func (g *generator) ingressCluster(name string, keys []string) *clusterv3.Cluste
 	return c
 }
 
-func (g *generator) ingressChain(mesh, service, cluster string, subset map[string]string) *listenerv3.FilterChain {
+func (g *generator) ingressChain(mesh, service, cluster string, subset map[string]string, match bool) *listenerv3.FilterChain {
 	tp := &tcpproxyv3.TcpProxy{
 		StatPrefix:       altStatName(cluster),
 		ClusterSpecifier: &tcpproxyv3.TcpProxy_Cluster{Cluster: cluster},
 	}
-	if len(subset) > 0 {
+	if match && len(subset) > 0 {
 		fields := map[string]*structpb.Value{}
 		for k, v := range subset {
 			fields[k] = structpb.NewStringValue(v)

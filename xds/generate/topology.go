@@ -15,13 +15,22 @@ type ZoneIngress struct {
 	Spec *core.ZoneIngress
 }
 
+// ZoneEgress is a ZoneEgress resource of the local zone.
+type ZoneEgress struct {
+	Meta resources.Meta
+	Spec *core.ZoneEgress
+}
+
 // Topology is what BuildEndpoints reads: the mesh, the local zone, the mesh's dataplanes
-// in this zone and the zone ingresses of all zones.
+// in this zone, the zone ingresses of all zones and the local zone's egresses.
 type Topology struct {
 	Mesh          Mesh
 	Zone          string
 	Dataplanes    []Dataplane
 	ZoneIngresses []ZoneIngress
+	// ZoneEgresses are used when the mesh routes cross-zone traffic through them
+	// (routing.zoneEgress): remote endpoints then point at the egresses.
+	ZoneEgresses []ZoneEgress
 }
 
 // BuildEndpoints returns the endpoints of every service of the mesh, keyed by
@@ -39,8 +48,7 @@ type Topology struct {
 //
 // The result's order follows the input; Generate sorts what it emits.
 func BuildEndpoints(t Topology) map[string][]Endpoint {
-	out := map[string][]Endpoint{}
-	ingresses := remoteIngressEndpoints(t, out)
+	out, ingresses := RemoteEndpoints(t)
 	weight := uint32(1)
 	if ingresses > 0 {
 		weight = uint32(ingresses)
@@ -84,7 +92,33 @@ func inboundHealthy(in *core.Inbound) bool {
 func RemoteEndpoints(t Topology) (map[string][]Endpoint, int) {
 	out := map[string][]Endpoint{}
 	n := remoteIngressEndpoints(t, out)
-	return out, n
+	return viaEgress(t, out), n
+}
+
+// viaEgress points remote endpoints at the local zone egresses when the mesh routes
+// cross-zone traffic through them: the sidecar's connection (and its SNI) goes to an egress,
+// which passes it to the remote ingress. Each remote endpoint becomes one per egress with the
+// same weight, so the shares between services and zones stay as they were.
+func viaEgress(t Topology, remote map[string][]Endpoint) map[string][]Endpoint {
+	spec := t.Mesh.Spec
+	if spec == nil || spec.Routing == nil || !spec.Routing.ZoneEgress || len(t.ZoneEgresses) == 0 {
+		return remote
+	}
+	out := make(map[string][]Endpoint, len(remote))
+	for svc, eps := range remote {
+		for _, e := range eps {
+			for _, eg := range t.ZoneEgresses {
+				n := eg.Spec.Networking
+				if n == nil || n.Address == "" || n.Port == 0 {
+					continue
+				}
+				via := e
+				via.Address, via.Port, via.Tags = n.Address, n.Port, maps.Clone(e.Tags)
+				out[svc] = append(out[svc], via)
+			}
+		}
+	}
+	return out
 }
 
 // endpointZone is the kuma.io/zone tag, else the dataplane's kuma.io/zone label.
