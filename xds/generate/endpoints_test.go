@@ -201,7 +201,7 @@ func TestBuildEndpointsViaZoneEgress(t *testing.T) {
 	topo := generate.Topology{
 		Mesh: generate.Mesh{Name: "demo", Spec: mesh}, Zone: "zone-1",
 		ZoneIngresses: []generate.ZoneIngress{{Spec: &core.ZoneIngress{Zone: "zone-2",
-			Networking: &core.ZoneIngressNetworking{AdvertisedAddress: "203.0.113.2", AdvertisedPort: 10001},
+			Networking:        &core.ZoneIngressNetworking{AdvertisedAddress: "203.0.113.2", AdvertisedPort: 10001},
 			AvailableServices: []core.AvailableService{{Mesh: "demo", Instances: 3, Tags: map[string]string{"kuma.io/service": "backend"}}},
 		}}},
 		ZoneEgresses: []generate.ZoneEgress{{Spec: &core.ZoneEgress{Zone: "zone-1",
