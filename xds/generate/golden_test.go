@@ -45,6 +45,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},
+		"meshcircuitbreaker": gen(meshCircuitBreakers),
+		"meshcircuitbreaker-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshCircuitBreakers())
+		},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -42,6 +43,7 @@ var matchers = []matcher{
 	typed(meshretry.Descriptor, rules.Options{}, meshretry.Policy),
 	typed(meshhttproute.Descriptor, rules.Options{}, meshhttproute.Policy),
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
+	typed(meshcircuitbreaker.Descriptor, meshcircuitbreaker.Options, meshcircuitbreaker.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

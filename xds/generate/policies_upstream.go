@@ -1,0 +1,56 @@
+package generate
+
+import (
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+
+	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
+)
+
+// This file applies the policies that shape how calls reach upstream hosts
+// (MeshCircuitBreaker, ...). They hook into policies.go's matchPolicies, inboundPolicies,
+// outboundPolicies, outboundClusterPolicies and grpcClientPolicies with one call each.
+
+// upstreamPolicies are the matched results of this file's policy types; nil means no policy
+// of the type selects the proxy.
+type upstreamPolicies struct {
+	circuitBreakers *rules.Result[meshcircuitbreaker.Conf]
+}
+
+// matchUpstream computes the rules of this file's policy types for the proxy.
+func (g *generator) matchUpstream() {
+	g.m.upstream.circuitBreakers = compute(g, g.p.Policies.CircuitBreakers, meshcircuitbreaker.Options)
+}
+
+// compute matches one policy type against the proxy; nil when no policy selects it.
+func compute[C any](g *generator, ps []rules.Policy[C], opts rules.Options) *rules.Result[C] {
+	res, err := rules.Compute(g.p.Dataplane, ps, opts)
+	if err != nil {
+		g.fail(err)
+		return nil
+	}
+	if len(res.Policies) == 0 {
+		return nil
+	}
+	return res
+}
+
+// inboundUpstream configures an inbound's local cluster with the inbound's catch-all conf
+// (Kuma's MatchesAllIncomingTraffic: the cluster serves every client).
+func (g *generator) inboundUpstream(key rules.Inbound, _ *listenerv3.Listener, local *clusterv3.Cluster) {
+	if t := g.m.upstream.circuitBreakers; t != nil {
+		conf, _, _, err := t.CatchAll(key)
+		g.fail(err)
+		g.fail(meshcircuitbreaker.ConfigureCluster(local, conf))
+	}
+}
+
+// clusterUpstream configures an outbound cluster (sidecar and grpc-go client alike). Like
+// Kuma, a selected proxy's clusters get track_remaining even without a to rule for them.
+func (g *generator) clusterUpstream(o outbound, c *clusterv3.Cluster) {
+	if t := g.m.upstream.circuitBreakers; t != nil {
+		r, _ := t.ToRule(o.service)
+		g.fail(meshcircuitbreaker.ConfigureCluster(c, r.Conf))
+	}
+}
