@@ -8,6 +8,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -58,6 +59,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshcircuitbreaker.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshcircuitbreaker.Spec); ok {
 			proxy.Policies.CircuitBreakers = append(proxy.Policies.CircuitBreakers, meshcircuitbreaker.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshhealthcheck.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshhealthcheck.Spec); ok {
+			proxy.Policies.HealthChecks = append(proxy.Policies.HealthChecks, meshhealthcheck.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

@@ -12,6 +12,9 @@ var upstreamPolicies = map[string]string{
 	"/meshes/default/meshcircuitbreakers/backend-limits": `{"type":"MeshCircuitBreaker","mesh":"default","name":"backend-limits","spec":{
  "targetRef":{"kind":"Mesh"},
  "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"connectionLimits":{"maxRequests":1}}}]}}`,
+	"/meshes/default/meshhealthchecks/backend-health": `{"type":"MeshHealthCheck","mesh":"default","name":"backend-health","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"interval":"10s","tcp":{}}}]}}`,
 }
 
 // The inspect API shows the policies of policies_upstream.go: the merged conf of the backend
@@ -43,6 +46,7 @@ func TestInspectUpstreamPolicies(t *testing.T) {
 	}
 	want := map[string]map[string]any{
 		"MeshCircuitBreaker": {"connectionLimits": map[string]any{"maxRequests": float64(1)}},
+		"MeshHealthCheck":    {"interval": "10s", "tcp": map[string]any{}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("backend outbound confs (-want +got):\n%s", diff)

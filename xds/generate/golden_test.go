@@ -49,6 +49,7 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshcircuitbreaker-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshCircuitBreakers())
 		},
+		"meshhealthcheck": gen(meshHealthChecks),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -25,6 +26,7 @@ type Policies struct {
 	TCPRoutes  []rules.Policy[meshtcproute.Rule]
 	// CircuitBreakers and the types after it are applied in policies_upstream.go.
 	CircuitBreakers []rules.Policy[meshcircuitbreaker.Conf]
+	HealthChecks    []rules.Policy[meshhealthcheck.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type

@@ -5,22 +5,25 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
 // This file applies the policies that shape how calls reach upstream hosts
-// (MeshCircuitBreaker, ...). They hook into policies.go's matchPolicies, inboundPolicies,
+// (MeshCircuitBreaker, MeshHealthCheck, ...). They hook into policies.go's matchPolicies, inboundPolicies,
 // outboundPolicies, outboundClusterPolicies and grpcClientPolicies with one call each.
 
 // upstreamPolicies are the matched results of this file's policy types; nil means no policy
 // of the type selects the proxy.
 type upstreamPolicies struct {
 	circuitBreakers *rules.Result[meshcircuitbreaker.Conf]
+	healthChecks    *rules.Result[meshhealthcheck.Conf]
 }
 
 // matchUpstream computes the rules of this file's policy types for the proxy.
 func (g *generator) matchUpstream() {
 	g.m.upstream.circuitBreakers = compute(g, g.p.Policies.CircuitBreakers, meshcircuitbreaker.Options)
+	g.m.upstream.healthChecks = compute(g, g.p.Policies.HealthChecks, rules.Options{})
 }
 
 // compute matches one policy type against the proxy; nil when no policy selects it.
@@ -53,4 +56,20 @@ func (g *generator) clusterUpstream(o outbound, c *clusterv3.Cluster) {
 		r, _ := t.ToRule(o.service)
 		g.fail(meshcircuitbreaker.ConfigureCluster(c, r.Conf))
 	}
+	// Health checks only where a to rule covers the service, as in Kuma. grpc-go ignores
+	// them (it does no active health checking); they are still sent, as to a sidecar.
+	if t := g.m.upstream.healthChecks; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			g.fail(meshhealthcheck.ConfigureCluster(c, r.Conf, o.protocol, g.proberTags()))
+		}
+	}
+}
+
+// proberTags is the x-kuma-tags value of this proxy (its inbounds' tags).
+func (g *generator) proberTags() string {
+	var all []map[string]string
+	for _, in := range g.p.Dataplane.Spec.Networking.Inbound {
+		all = append(all, in.Tags)
+	}
+	return meshhealthcheck.SerializeTags(all)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -60,6 +61,44 @@ func meshCircuitBreakers() *generate.Proxy {
 			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")},
 			Rules: &[]meshcircuitbreaker.Rule{{Default: meshcircuitbreaker.Conf{
 				ConnectionLimits: &meshcircuitbreaker.ConnectionLimits{MaxConnections: u32(2), MaxPendingRequests: u32(8)}}}},
+		}),
+	}
+	return p
+}
+
+func healthCheckPolicy(name string, spec *meshhealthcheck.Spec) rules.Policy[meshhealthcheck.Conf] {
+	return meshhealthcheck.Policy(resources.Meta{Mesh: "default", Name: name}, spec)
+}
+
+// meshHealthChecks: a mesh-wide policy with a checker per protocol (http disabled, so
+// http services fall back to tcp), and one on the web service that re-enables http for
+// backend with every option. db (tcp) gets the tcp checker, orders (grpc) the grpc one.
+func meshHealthChecks() *generate.Proxy {
+	p := policyProxy()
+	disabled, enabled := true, false
+	p.Policies.HealthChecks = []rules.Policy[meshhealthcheck.Conf]{
+		healthCheckPolicy("mesh-health", &meshhealthcheck.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.Mesh},
+			To: &[]meshhealthcheck.To{{TargetRef: meshRef(), Default: meshhealthcheck.Conf{
+				Interval: dur(10 * time.Second),
+				Tcp:      &meshhealthcheck.TcpHealthCheck{Send: targetref.Ptr("ping"), Receive: &[]string{"pong"}},
+				Http:     &meshhealthcheck.HttpHealthCheck{Disabled: &disabled},
+				Grpc:     &meshhealthcheck.GrpcHealthCheck{ServiceName: targetref.Ptr("orders.v1.Orders")},
+			}}},
+		}),
+		healthCheckPolicy("web-backend-health", &meshhealthcheck.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")},
+			To: &[]meshhealthcheck.To{{TargetRef: serviceRef("backend"), Default: meshhealthcheck.Conf{
+				Timeout: dur(2 * time.Second), UnhealthyThreshold: targetref.Ptr(int32(3)), HealthyThreshold: targetref.Ptr(int32(2)),
+				InitialJitter: dur(time.Second), IntervalJitter: dur(2 * time.Second), IntervalJitterPercent: targetref.Ptr(int32(10)),
+				HealthyPanicThreshold: pct("60"), FailTrafficOnPanic: targetref.Ptr(true), EventLogPath: targetref.Ptr("/tmp/hc.log"),
+				AlwaysLogHealthCheckFailures: targetref.Ptr(true), NoTrafficInterval: dur(time.Minute), ReuseConnection: targetref.Ptr(false),
+				Http: &meshhealthcheck.HttpHealthCheck{Disabled: &enabled, Path: targetref.Ptr("/health"),
+					ExpectedStatuses: &[]int32{200, 204},
+					RequestHeadersToAdd: &meshhealthcheck.HeaderModifier{
+						Set: &[]meshhttproute.HeaderKeyValue{{Name: "content-type", Value: "application/json"}},
+						Add: &[]meshhttproute.HeaderKeyValue{{Name: "accept", Value: "text/plain,application/json"}}}},
+			}}},
 		}),
 	}
 	return p

@@ -5,6 +5,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -44,6 +45,7 @@ var matchers = []matcher{
 	typed(meshhttproute.Descriptor, rules.Options{}, meshhttproute.Policy),
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
 	typed(meshcircuitbreaker.Descriptor, meshcircuitbreaker.Options, meshcircuitbreaker.Policy),
+	typed(meshhealthcheck.Descriptor, rules.Options{}, meshhealthcheck.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

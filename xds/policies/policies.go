@@ -6,6 +6,7 @@ package policies
 import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -22,5 +23,6 @@ func Descriptors() []*resources.Descriptor {
 		meshhttproute.Descriptor,
 		meshtcproute.Descriptor,
 		meshcircuitbreaker.Descriptor,
+		meshhealthcheck.Descriptor,
 	}
 }
