@@ -10,6 +10,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -64,6 +65,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshhealthcheck.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshhealthcheck.Spec); ok {
 			proxy.Policies.HealthChecks = append(proxy.Policies.HealthChecks, meshhealthcheck.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshloadbalancingstrategy.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshloadbalancingstrategy.Spec); ok {
+			proxy.Policies.LoadBalancing = append(proxy.Policies.LoadBalancing, meshloadbalancingstrategy.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

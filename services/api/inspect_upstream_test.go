@@ -15,6 +15,9 @@ var upstreamPolicies = map[string]string{
 	"/meshes/default/meshhealthchecks/backend-health": `{"type":"MeshHealthCheck","mesh":"default","name":"backend-health","spec":{
  "targetRef":{"kind":"Mesh"},
  "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"interval":"10s","tcp":{}}}]}}`,
+	"/meshes/default/meshloadbalancingstrategies/backend-lb": `{"type":"MeshLoadBalancingStrategy","mesh":"default","name":"backend-lb","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"loadBalancer":{"type":"LeastRequest"}}}]}}`,
 }
 
 // The inspect API shows the policies of policies_upstream.go: the merged conf of the backend
@@ -45,8 +48,9 @@ func TestInspectUpstreamPolicies(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]any{
-		"MeshCircuitBreaker": {"connectionLimits": map[string]any{"maxRequests": float64(1)}},
-		"MeshHealthCheck":    {"interval": "10s", "tcp": map[string]any{}},
+		"MeshCircuitBreaker":        {"connectionLimits": map[string]any{"maxRequests": float64(1)}},
+		"MeshHealthCheck":           {"interval": "10s", "tcp": map[string]any{}},
+		"MeshLoadBalancingStrategy": {"loadBalancer": map[string]any{"type": "LeastRequest"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("backend outbound confs (-want +got):\n%s", diff)

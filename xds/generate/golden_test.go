@@ -49,7 +49,11 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshcircuitbreaker-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshCircuitBreakers())
 		},
-		"meshhealthcheck": gen(meshHealthChecks),
+		"meshhealthcheck":           gen(meshHealthChecks),
+		"meshloadbalancingstrategy": gen(meshLoadBalancing),
+		"meshloadbalancingstrategy-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshLoadBalancing())
+		},
 	}
 }
 

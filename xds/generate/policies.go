@@ -9,6 +9,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -27,6 +28,7 @@ type Policies struct {
 	// CircuitBreakers and the types after it are applied in policies_upstream.go.
 	CircuitBreakers []rules.Policy[meshcircuitbreaker.Conf]
 	HealthChecks    []rules.Policy[meshhealthcheck.Conf]
+	LoadBalancing   []rules.Policy[meshloadbalancingstrategy.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type
@@ -141,6 +143,7 @@ func (g *generator) outboundPolicies(o outbound, l *listenerv3.Listener) {
 			g.fail(meshretry.ConfigureListener(l, r.Conf, o.protocol))
 		}
 	}
+	g.listenerUpstream(o, l)
 }
 
 // outboundClusterPolicies configures an outbound's cluster. Kuma configures clusters even
@@ -165,4 +168,5 @@ func (g *generator) grpcClientPolicies(o outbound, l *listenerv3.Listener) {
 			g.fail(meshretry.ConfigureGRPCClientListener(l, r.Conf))
 		}
 	}
+	g.listenerUpstream(o, l)
 }

@@ -2,15 +2,17 @@ package generate
 
 import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
 // This file applies the policies that shape how calls reach upstream hosts
-// (MeshCircuitBreaker, MeshHealthCheck, ...). They hook into policies.go's matchPolicies, inboundPolicies,
+// (MeshCircuitBreaker, MeshHealthCheck, MeshLoadBalancingStrategy, ...). They hook into policies.go's matchPolicies, inboundPolicies,
 // outboundPolicies, outboundClusterPolicies and grpcClientPolicies with one call each.
 
 // upstreamPolicies are the matched results of this file's policy types; nil means no policy
@@ -18,12 +20,14 @@ import (
 type upstreamPolicies struct {
 	circuitBreakers *rules.Result[meshcircuitbreaker.Conf]
 	healthChecks    *rules.Result[meshhealthcheck.Conf]
+	loadBalancing   *rules.Result[meshloadbalancingstrategy.Conf]
 }
 
 // matchUpstream computes the rules of this file's policy types for the proxy.
 func (g *generator) matchUpstream() {
 	g.m.upstream.circuitBreakers = compute(g, g.p.Policies.CircuitBreakers, meshcircuitbreaker.Options)
 	g.m.upstream.healthChecks = compute(g, g.p.Policies.HealthChecks, rules.Options{})
+	g.m.upstream.loadBalancing = compute(g, g.p.Policies.LoadBalancing, rules.Options{})
 }
 
 // compute matches one policy type against the proxy; nil when no policy selects it.
@@ -61,6 +65,32 @@ func (g *generator) clusterUpstream(o outbound, c *clusterv3.Cluster) {
 	if t := g.m.upstream.healthChecks; t != nil {
 		if r, ok := t.ToRule(o.service); ok {
 			g.fail(meshhealthcheck.ConfigureCluster(c, r.Conf, o.protocol, g.proberTags()))
+		}
+	}
+	if t := g.m.upstream.loadBalancing; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			// grpc-go NACKs load balancers it lacks (Random, Maglev): those keep round robin.
+			_, err := meshloadbalancingstrategy.ConfigureCluster(c, r.Conf, g.grpcClient)
+			g.fail(err)
+		}
+	}
+}
+
+// loadAssignmentUpstream reorders the priorities of an outbound's load assignment by zone.
+func (g *generator) loadAssignmentUpstream(o outbound, cla *endpointv3.ClusterLoadAssignment) {
+	if t := g.m.upstream.loadBalancing; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			meshloadbalancingstrategy.ConfigureLoadAssignment(cla, r.Conf, g.p.Zone)
+		}
+	}
+}
+
+// listenerUpstream configures the routes of an outbound listener (sidecar or grpc-go API
+// listener) with the hash policies of its service.
+func (g *generator) listenerUpstream(o outbound, l *listenerv3.Listener) {
+	if t := g.m.upstream.loadBalancing; t != nil {
+		if r, ok := t.ToRule(o.service); ok {
+			g.fail(meshloadbalancingstrategy.ConfigureListener(l, r.Conf))
 		}
 	}
 }

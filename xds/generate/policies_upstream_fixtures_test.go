@@ -9,6 +9,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
@@ -99,6 +100,64 @@ func meshHealthChecks() *generate.Proxy {
 						Set: &[]meshhttproute.HeaderKeyValue{{Name: "content-type", Value: "application/json"}},
 						Add: &[]meshhttproute.HeaderKeyValue{{Name: "accept", Value: "text/plain,application/json"}}}},
 			}}},
+		}),
+	}
+	return p
+}
+
+func loadBalancingPolicy(name string, spec *meshloadbalancingstrategy.Spec) rules.Policy[meshloadbalancingstrategy.Conf] {
+	return meshloadbalancingstrategy.Policy(resources.Meta{Mesh: "default", Name: name}, spec)
+}
+
+// meshLoadBalancing: backend has instances in the local zone-1 and in zone-2, zone-3 and
+// zone-4; orders in zone-1 and zone-2. A mesh-wide policy makes orders least-request and
+// locality-aware (remote zones next); one on web sends backend traffic by ring hash on a
+// header, failing over to zone-2 first, then any zone but zone-4 (which gets none); db gets
+// Maglev, which a grpc-go client cannot use.
+func meshLoadBalancing() *generate.Proxy {
+	p := policyProxy()
+	backend := func(addr, zone string) generate.Endpoint {
+		return ep(addr, 8084, zone, "kuma.io/service", "backend", "kuma.io/protocol", "http")
+	}
+	p.Endpoints["backend"] = []generate.Endpoint{backend("192.168.0.4", "zone-1"), backend("10.2.0.4", "zone-2"),
+		backend("10.3.0.4", "zone-3"), backend("10.4.0.4", "zone-4")}
+	p.Endpoints["orders"] = append(p.Endpoints["orders"], ep("10.2.0.5", 9090, "zone-2", "kuma.io/service", "orders", "kuma.io/protocol", "grpc"))
+	to := func(ref targetref.TargetRef, c meshloadbalancingstrategy.Conf) meshloadbalancingstrategy.To {
+		return meshloadbalancingstrategy.To{TargetRef: ref, Default: c}
+	}
+	p.Policies.LoadBalancing = []rules.Policy[meshloadbalancingstrategy.Conf]{
+		loadBalancingPolicy("mesh-lb", &meshloadbalancingstrategy.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.Mesh},
+			To: &[]meshloadbalancingstrategy.To{to(meshRef(), meshloadbalancingstrategy.Conf{
+				LoadBalancer: &meshloadbalancingstrategy.LoadBalancer{Type: meshloadbalancingstrategy.LeastRequestType,
+					LeastRequest: &meshloadbalancingstrategy.LeastRequest{ChoiceCount: u32(3), ActiveRequestBias: pct("0.5")}}})},
+		}),
+		loadBalancingPolicy("web-lb", &meshloadbalancingstrategy.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")},
+			To: &[]meshloadbalancingstrategy.To{
+				to(serviceRef("backend"), meshloadbalancingstrategy.Conf{
+					LoadBalancer: &meshloadbalancingstrategy.LoadBalancer{Type: meshloadbalancingstrategy.RingHashType,
+						RingHash: &meshloadbalancingstrategy.RingHash{MinRingSize: u32(64), MaxRingSize: u32(1024)}},
+					HashPolicies: &[]meshloadbalancingstrategy.HashPolicy{
+						{Type: meshloadbalancingstrategy.HeaderType, Header: &meshloadbalancingstrategy.NameOnly{Name: "x-user"}, Terminal: targetref.Ptr(true)},
+						{Type: meshloadbalancingstrategy.CookieType, Cookie: &meshloadbalancingstrategy.Cookie{Name: "session", TTL: dur(time.Hour), Path: targetref.Ptr("/")}},
+						{Type: meshloadbalancingstrategy.QueryParameterType, QueryParameter: &meshloadbalancingstrategy.NameOnly{Name: "user"}},
+						{Type: meshloadbalancingstrategy.ConnectionType, Connection: &meshloadbalancingstrategy.Connection{SourceIP: targetref.Ptr(true)}},
+						{Type: meshloadbalancingstrategy.FilterStateType, FilterState: &meshloadbalancingstrategy.FilterStateKey{Key: "io.grpc.channel_id"}},
+					},
+					LocalityAwareness: &meshloadbalancingstrategy.LocalityAwareness{CrossZone: &meshloadbalancingstrategy.CrossZone{
+						Failover: &[]meshloadbalancingstrategy.Failover{
+							{From: &meshloadbalancingstrategy.FromZone{Zones: []string{"zone-9"}}, To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.Any}},
+							{To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.Only, Zones: &[]string{"zone-2"}}},
+							{To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.AnyExcept, Zones: &[]string{"zone-4"}}},
+						},
+						FailoverThreshold: &meshloadbalancingstrategy.FailoverThreshold{Percentage: meshhttproute.Percentage{Value: "50"}},
+					}},
+				}),
+				to(serviceRef("db"), meshloadbalancingstrategy.Conf{
+					LoadBalancer: &meshloadbalancingstrategy.LoadBalancer{Type: meshloadbalancingstrategy.MaglevType,
+						Maglev: &meshloadbalancingstrategy.Maglev{TableSize: u32(1021)}}}),
+			},
 		}),
 	}
 	return p

@@ -5,9 +5,13 @@ package policies_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -64,4 +68,129 @@ func TestMeshCircuitBreakerMaxRequests(t *testing.T) {
 	if _, err := call(client, 0); err != nil {
 		t.Fatalf("a lone RPC failed: %v", err)
 	}
+}
+
+// del deletes a resource over the REST API.
+func del(t *testing.T, cp *cptest.CP, path string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, cp.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("DELETE %s: %v", path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE %s: %d", path, resp.StatusCode)
+	}
+}
+
+// zonedInstance registers b as an instance of backend in the given zone ("" for the
+// control plane's own).
+func zonedInstance(t *testing.T, cp *cptest.CP, b *backend, zone string) {
+	t.Helper()
+	zoneTag := ""
+	if zone != "" {
+		zoneTag = fmt.Sprintf(`,"kuma.io/zone":%q`, zone)
+	}
+	put(t, cp, "/meshes/default/dataplanes/"+b.name, fmt.Sprintf(`{"type":"Dataplane","mesh":"default","name":%q,
+ "networking":{"address":"127.0.0.1","inbound":[{"port":%d,"tags":{"kuma.io/service":"backend","kuma.io/protocol":"grpc"%s}}]}}`,
+		b.name, b.port, zoneTag))
+}
+
+// answers makes n RPCs carrying the x-user header (none when user is "") and counts the
+// answers per backend; it stops at the first error.
+func answers(c testpb.TestServiceClient, n int, user string) (map[string]int, error) {
+	out := map[string]int{}
+	for range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if user != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "x-user", user)
+		}
+		resp, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
+		cancel()
+		if err != nil {
+			return out, err
+		}
+		out[resp.GetServerId()]++
+	}
+	return out, nil
+}
+
+// A MeshLoadBalancingStrategy with a ring hash on the x-user header sends every RPC of one
+// user to the same instance, and different users to different instances.
+func TestMeshLoadBalancingStrategyRingHash(t *testing.T) {
+	cp := cptest.Start(t, "")
+	for _, name := range []string{"backend-a", "backend-b", "backend-c"} {
+		instance(t, cp, startBackend(t, name, false), "v1")
+	}
+	client := grpcClient(t, cp)
+	// Round robin first: one user's 30 RPCs reach all three instances.
+	eventually(t, "all instances to answer", func() bool {
+		got, err := answers(client, 30, "alice")
+		return err == nil && len(got) == 3
+	})
+
+	put(t, cp, "/meshes/default/meshloadbalancingstrategies/by-user", `{"type":"MeshLoadBalancingStrategy","mesh":"default","name":"by-user","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{
+  "loadBalancer":{"type":"RingHash","ringHash":{"hashFunction":"XXHash"}},
+  "hashPolicies":[{"type":"Header","header":{"name":"x-user"}}]}}]}}`)
+
+	// Round robin never sends 30 RPCs in a row to one of three instances.
+	eventually(t, "the ring hash to apply", func() bool {
+		got, err := answers(client, 30, "alice")
+		return err == nil && len(got) == 1
+	})
+	seen := map[string]bool{}
+	for i := range 20 {
+		user := fmt.Sprintf("user-%d", i)
+		got, err := answers(client, 10, user)
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("%s reached %v, want one instance", user, got)
+		}
+		for name := range got {
+			seen[name] = true
+		}
+	}
+	// 20 users on one instance of three: probability 3^-19 for a working hash.
+	if len(seen) < 2 {
+		t.Errorf("20 users all reached %v", seen)
+	}
+}
+
+// With locality awareness (the default once a MeshLoadBalancingStrategy applies), traffic
+// stays on the local zone's instance while it exists and fails over to the other zone's
+// instance when it goes away.
+func TestMeshLoadBalancingStrategyLocalityFailover(t *testing.T) {
+	cp := cptest.Start(t, "")
+	local, remote := startBackend(t, "backend-local", false), startBackend(t, "backend-remote", false)
+	zonedInstance(t, cp, local, "")
+	zonedInstance(t, cp, remote, "zone-2")
+	client := grpcClient(t, cp)
+	// The mesh is not locality-aware: both instances share the traffic.
+	eventually(t, "both zones to answer", func() bool {
+		got, err := answers(client, 20, "")
+		return err == nil && len(got) == 2
+	})
+
+	put(t, cp, "/meshes/default/meshloadbalancingstrategies/local-first", `{"type":"MeshLoadBalancingStrategy","mesh":"default","name":"local-first","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"localityAwareness":{"disabled":false}}}]}}`)
+
+	// Round robin over two instances never gives 40 RPCs in a row to one.
+	eventually(t, "traffic to stay local", func() bool {
+		got, err := answers(client, 40, "")
+		return err == nil && got[local.name] == 40
+	})
+	del(t, cp, "/meshes/default/dataplanes/"+local.name)
+	eventually(t, "traffic to fail over", func() bool {
+		got, err := answers(client, 20, "")
+		return err == nil && got[remote.name] == 20
+	})
 }

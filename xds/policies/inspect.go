@@ -7,6 +7,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -46,6 +47,7 @@ var matchers = []matcher{
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
 	typed(meshcircuitbreaker.Descriptor, meshcircuitbreaker.Options, meshcircuitbreaker.Policy),
 	typed(meshhealthcheck.Descriptor, rules.Options{}, meshhealthcheck.Policy),
+	typed(meshloadbalancingstrategy.Descriptor, rules.Options{}, meshloadbalancingstrategy.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

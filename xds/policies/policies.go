@@ -8,6 +8,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -24,5 +25,6 @@ func Descriptors() []*resources.Descriptor {
 		meshtcproute.Descriptor,
 		meshcircuitbreaker.Descriptor,
 		meshhealthcheck.Descriptor,
+		meshloadbalancingstrategy.Descriptor,
 	}
 }
