@@ -8,6 +8,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
@@ -70,6 +71,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshloadbalancingstrategy.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshloadbalancingstrategy.Spec); ok {
 			proxy.Policies.LoadBalancing = append(proxy.Policies.LoadBalancing, meshloadbalancingstrategy.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshfaultinjection.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshfaultinjection.Spec); ok {
+			proxy.Policies.Faults = append(proxy.Policies.Faults, meshfaultinjection.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

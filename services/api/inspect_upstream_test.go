@@ -18,6 +18,9 @@ var upstreamPolicies = map[string]string{
 	"/meshes/default/meshloadbalancingstrategies/backend-lb": `{"type":"MeshLoadBalancingStrategy","mesh":"default","name":"backend-lb","spec":{
  "targetRef":{"kind":"Mesh"},
  "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"loadBalancer":{"type":"LeastRequest"}}}]}}`,
+	"/meshes/default/meshfaultinjections/web-faults": `{"type":"MeshFaultInjection","mesh":"default","name":"web-faults","spec":{
+ "targetRef":{"kind":"MeshService","name":"web"},
+ "rules":[{"default":{"http":[{"abort":{"httpStatus":503,"percentage":50}}]}}]}}`,
 }
 
 // The inspect API shows the policies of policies_upstream.go: the merged conf of the backend
@@ -31,7 +34,10 @@ func TestInspectUpstreamPolicies(t *testing.T) {
 
 	var rules struct {
 		Rules []struct {
-			Type      string `json:"type"`
+			Type         string `json:"type"`
+			InboundRules []struct {
+				Inbound struct{ Port int } `json:"inbound"`
+			} `json:"inboundRules"`
 			Outbounds []struct {
 				Service string         `json:"service"`
 				Conf    map[string]any `json:"conf"`
@@ -40,7 +46,11 @@ func TestInspectUpstreamPolicies(t *testing.T) {
 	}
 	remarshal(t, c.must("GET", "/meshes/default/dataplanes/web-1/_rules", "", 200), &rules)
 	got := map[string]map[string]any{}
+	faultInbounds := 0
 	for _, r := range rules.Rules {
+		if r.Type == "MeshFaultInjection" {
+			faultInbounds = len(r.InboundRules)
+		}
 		for _, o := range r.Outbounds {
 			if o.Service == "backend" {
 				got[r.Type] = o.Conf
@@ -54,6 +64,9 @@ func TestInspectUpstreamPolicies(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("backend outbound confs (-want +got):\n%s", diff)
+	}
+	if faultInbounds != 1 {
+		t.Errorf("MeshFaultInjection has inbound rules for %d inbounds, want 1", faultInbounds)
 	}
 
 	var policies struct {

@@ -54,6 +54,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshloadbalancingstrategy-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshLoadBalancing())
 		},
+		"meshfaultinjection": gen(meshFaults),
+		"meshfaultinjection-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshFaults())
+		},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
@@ -29,6 +30,7 @@ type Policies struct {
 	CircuitBreakers []rules.Policy[meshcircuitbreaker.Conf]
 	HealthChecks    []rules.Policy[meshhealthcheck.Conf]
 	LoadBalancing   []rules.Policy[meshloadbalancingstrategy.Conf]
+	Faults          []rules.Policy[meshfaultinjection.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type

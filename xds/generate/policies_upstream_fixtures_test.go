@@ -7,6 +7,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
@@ -158,6 +159,39 @@ func meshLoadBalancing() *generate.Proxy {
 					LoadBalancer: &meshloadbalancingstrategy.LoadBalancer{Type: meshloadbalancingstrategy.MaglevType,
 						Maglev: &meshloadbalancingstrategy.Maglev{TableSize: u32(1021)}}}),
 			},
+		}),
+	}
+	return p
+}
+
+func faultPolicy(name string, spec *meshfaultinjection.Spec) rules.Policy[meshfaultinjection.Conf] {
+	return meshfaultinjection.Policy(resources.Meta{Mesh: "default", Name: name}, spec)
+}
+
+func abortConf(status int32, pctValue string) meshfaultinjection.Conf {
+	return meshfaultinjection.Conf{Http: &[]meshfaultinjection.FaultInjectionConf{{
+		Abort: &meshfaultinjection.AbortConf{HttpStatus: status, Percentage: meshhttproute.Percentage{Value: pctValue}}}}}
+}
+
+// meshFaults: faults on the web inbound (an abort, a delay and a bandwidth limit for every
+// client, and a delay for one SPIFFE ID, which needs mTLS and is left out), and a from-style
+// abort on the orders service: a grpc-go client of orders injects it itself.
+func meshFaults() *generate.Proxy {
+	p := policyProxy()
+	sidecars := &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("web")}
+	p.Policies.Faults = []rules.Policy[meshfaultinjection.Conf]{
+		faultPolicy("web-faults", &meshfaultinjection.Spec{TargetRef: sidecars, Rules: &[]meshfaultinjection.Rule{
+			{Default: meshfaultinjection.Conf{Http: &[]meshfaultinjection.FaultInjectionConf{
+				{Abort: &meshfaultinjection.AbortConf{HttpStatus: 503, Percentage: meshhttproute.Percentage{Value: "12.5"}},
+					Delay: &meshfaultinjection.DelayConf{Value: *dur(2 * time.Second), Percentage: meshhttproute.Percentage{Value: "50"}}},
+				{ResponseBandwidth: &meshfaultinjection.ResponseBandwidthConf{Limit: "100 Mbps", Percentage: meshhttproute.Percentage{Value: "5"}}},
+			}}},
+			{Matches: &[]targetref.Match{{SpiffeID: &targetref.SpiffeIDMatch{Type: targetref.SpiffeIDExact, Value: "spiffe://default/web"}}},
+				Default: abortConf(500, "100")},
+		}}),
+		faultPolicy("orders-aborts", &meshfaultinjection.Spec{
+			TargetRef: &targetref.TargetRef{Kind: targetref.MeshService, Name: targetref.Ptr("orders")},
+			From:      &[]meshfaultinjection.From{{TargetRef: meshRef(), Default: abortConf(503, "50")}},
 		}),
 	}
 	return p

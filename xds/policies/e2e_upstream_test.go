@@ -194,3 +194,43 @@ func TestMeshLoadBalancingStrategyLocalityFailover(t *testing.T) {
 		return err == nil && got[remote.name] == 20
 	})
 }
+
+// A MeshFaultInjection aborting 50% of the requests to backend with 503 fails about half of
+// a grpc-go client's RPCs with Unavailable (grpc-go's mapping of 503): the client injects
+// the faults of its proxyless destination.
+func TestMeshFaultInjectionAborts(t *testing.T) {
+	cp := cptest.Start(t, "")
+	instance(t, cp, startBackend(t, "backend-1", false), "v1")
+	client := grpcClient(t, cp)
+	eventually(t, "the backend to answer", func() bool { _, err := call(client, 0); return err == nil })
+
+	put(t, cp, "/meshes/default/meshfaultinjections/half-aborts", `{"type":"MeshFaultInjection","mesh":"default","name":"half-aborts","spec":{
+ "targetRef":{"kind":"MeshService","name":"backend"},
+ "rules":[{"default":{"http":[{"abort":{"httpStatus":503,"percentage":50}}]}}]}}`)
+
+	// failures counts injected aborts among n RPCs; any other error is fatal.
+	failures := func(n int) int {
+		failed := 0
+		for range n {
+			_, err := call(client, 0)
+			switch {
+			case err == nil:
+			case status.Code(err) == codes.Unavailable:
+				failed++
+			default:
+				t.Fatalf("unexpected error: %v", err)
+			}
+		}
+		return failed
+	}
+	// Without faults 20 RPCs in a row succeed; with 50% aborts that has probability 1e-6.
+	eventually(t, "the faults to apply", func() bool { return failures(20) > 0 })
+
+	// Binomial(1000, 0.5): mean 500, sd 15.8; [400, 600] is over 6 sd on each side.
+	const n = 1000
+	got := failures(n)
+	t.Logf("%d of %d RPCs aborted", got, n)
+	if got < 400 || got > 600 {
+		t.Fatalf("%d of %d RPCs aborted, want about 50%%", got, n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
@@ -48,6 +49,7 @@ var matchers = []matcher{
 	typed(meshcircuitbreaker.Descriptor, meshcircuitbreaker.Options, meshcircuitbreaker.Policy),
 	typed(meshhealthcheck.Descriptor, rules.Options{}, meshhealthcheck.Policy),
 	typed(meshloadbalancingstrategy.Descriptor, rules.Options{}, meshloadbalancingstrategy.Policy),
+	typed(meshfaultinjection.Descriptor, rules.Options{}, meshfaultinjection.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

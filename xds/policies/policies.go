@@ -6,6 +6,7 @@ package policies
 import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
@@ -26,5 +27,6 @@ func Descriptors() []*resources.Descriptor {
 		meshcircuitbreaker.Descriptor,
 		meshhealthcheck.Descriptor,
 		meshloadbalancingstrategy.Descriptor,
+		meshfaultinjection.Descriptor,
 	}
 }
