@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,5 +233,46 @@ func TestMeshFaultInjectionAborts(t *testing.T) {
 	t.Logf("%d of %d RPCs aborted", got, n)
 	if got < 400 || got > 600 {
 		t.Fatalf("%d of %d RPCs aborted, want about 50%%", got, n)
+	}
+}
+
+// A MeshCircuitBreaker's failure-percentage outlier detection ejects an instance whose RPCs
+// all fail, so that traffic moves to the healthy one: grpc-go runs outlier detection itself.
+func TestMeshCircuitBreakerOutlierDetection(t *testing.T) {
+	cp := cptest.Start(t, "")
+	good, bad := startBackend(t, "backend-good", false), startBackend(t, "backend-bad", false)
+	bad.failAll.Store(true)
+	instance(t, cp, good, "v1")
+	instance(t, cp, bad, "v1")
+	client := grpcClient(t, cp)
+	// Round robin: the good instance answers and the bad one fails its share.
+	succeeded, failed := false, false
+	eventually(t, "both instances to be reached", func() bool {
+		if _, err := call(client, 0); err != nil {
+			failed = failed || strings.Contains(err.Error(), "failing backend")
+		} else {
+			succeeded = true
+		}
+		return succeeded && failed
+	})
+
+	put(t, cp, "/meshes/default/meshcircuitbreakers/eject-failing", `{"type":"MeshCircuitBreaker","mesh":"default","name":"eject-failing","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"outlierDetection":{
+  "interval":"100ms","baseEjectionTime":"30s","maxEjectionPercent":50,
+  "detectors":{"failurePercentage":{"minimumHosts":2,"requestVolume":5,"threshold":50}}}}}]}}`)
+
+	// Round robin over both never gives 20 successes in a row; after the ejection, all go to
+	// the good instance.
+	eventually(t, "the failing instance to be ejected", func() bool {
+		got, err := answers(client, 20, "")
+		return err == nil && got[good.name] == 20
+	})
+	before := bad.calls.Load()
+	if got, err := answers(client, 100, ""); err != nil || got[good.name] != 100 {
+		t.Fatalf("after ejection: %v, %v", got, err)
+	}
+	if n := bad.calls.Load() - before; n != 0 {
+		t.Errorf("the ejected instance still got %d RPCs", n)
 	}
 }
