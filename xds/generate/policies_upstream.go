@@ -15,8 +15,10 @@ import (
 )
 
 // This file applies the policies that shape how calls reach upstream hosts
-// (MeshCircuitBreaker, MeshHealthCheck, MeshLoadBalancingStrategy, MeshFaultInjection). They hook into policies.go's matchPolicies, inboundPolicies,
-// outboundPolicies, outboundClusterPolicies and grpcClientPolicies with one call each.
+// (MeshCircuitBreaker, MeshHealthCheck, MeshLoadBalancingStrategy, MeshFaultInjection). They
+// hook into policies.go's matchPolicies, inboundPolicies, outboundPolicies,
+// outboundClusterPolicies and grpcClientPolicies, and outbound.go's backendClusters, with one
+// call each, so that other policy types can be added there without touching these.
 
 // upstreamPolicies are the matched results of this file's policy types; nil means no policy
 // of the type selects the proxy.
@@ -48,8 +50,9 @@ func compute[C any](g *generator, ps []rules.Policy[C], opts rules.Options) *rul
 	return res
 }
 
-// inboundUpstream configures an inbound's local cluster with the inbound's catch-all conf
-// (Kuma's MatchesAllIncomingTraffic: the cluster serves every client).
+// inboundUpstream configures an inbound: its local cluster with the catch-all circuit
+// breaker conf (Kuma's MatchesAllIncomingTraffic: the cluster serves every client), its HTTP
+// connection manager with the faults every client gets.
 func (g *generator) inboundUpstream(key rules.Inbound, l *listenerv3.Listener, local *clusterv3.Cluster) {
 	if t := g.m.upstream.circuitBreakers; t != nil {
 		conf, _, _, err := t.CatchAll(key)
@@ -131,8 +134,7 @@ func (g *generator) clusterUpstream(o outbound, c *clusterv3.Cluster) {
 	if t := g.m.upstream.loadBalancing; t != nil {
 		if r, ok := t.ToRule(o.service); ok {
 			// grpc-go NACKs load balancers it lacks (Random, Maglev): those keep round robin.
-			_, err := meshloadbalancingstrategy.ConfigureCluster(c, r.Conf, g.grpcClient)
-			g.fail(err)
+			g.fail(meshloadbalancingstrategy.ConfigureCluster(c, r.Conf, g.grpcClient))
 		}
 	}
 }

@@ -24,11 +24,11 @@ const DefaultOverprovisioningFactor = 200
 // ConfigureCluster sets the cluster's load balancer. grpcClient restricts it to what
 // grpc-go's xDS client accepts (round robin, least request, ring hash with xxHash): it
 // NACKs a cluster with any other policy, so for grpc-go Random and Maglev (and a MurmurHash2
-// ring) leave the default round robin, and the caller learns it from the false result.
-func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) (applied bool, err error) {
+// ring) leave the default round robin.
+func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) error {
 	lb := conf.LoadBalancer
 	if lb == nil {
-		return true, nil
+		return nil
 	}
 	switch lb.Type {
 	case RoundRobinType:
@@ -43,7 +43,7 @@ func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) (applied
 			if b := lr.ActiveRequestBias; b != nil {
 				r, ok := decimal(*b)
 				if !ok {
-					return false, fmt.Errorf("active request bias %q is not a number", b.Value)
+					return fmt.Errorf("active request bias %q is not a number", b.Value)
 				}
 				f, _ := r.Float64()
 				cfg.ActiveRequestBias = &corev3.RuntimeDouble{DefaultValue: f}
@@ -53,7 +53,7 @@ func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) (applied
 	case RingHashType:
 		rh := lb.RingHash
 		if grpcClient && rh != nil && rh.HashFunction != nil && *rh.HashFunction == MurmurHash2Type {
-			return false, nil
+			return nil
 		}
 		c.LbPolicy = clusterv3.Cluster_RING_HASH
 		if rh != nil && (rh.MinRingSize != nil || rh.MaxRingSize != nil || rh.HashFunction != nil) {
@@ -71,12 +71,12 @@ func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) (applied
 		}
 	case RandomType:
 		if grpcClient {
-			return false, nil
+			return nil
 		}
 		c.LbPolicy = clusterv3.Cluster_RANDOM
 	case MaglevType:
 		if grpcClient {
-			return false, nil
+			return nil
 		}
 		c.LbPolicy = clusterv3.Cluster_MAGLEV
 		if m := lb.Maglev; m != nil && m.TableSize != nil {
@@ -84,9 +84,9 @@ func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) (applied
 				TableSize: wrapperspb.UInt64(uint64(*m.TableSize))}}
 		}
 	default:
-		return false, fmt.Errorf("unknown load balancer %q", lb.Type)
+		return fmt.Errorf("unknown load balancer %q", lb.Type)
 	}
-	return true, nil
+	return nil
 }
 
 // HashPolicies are conf's hash policies: the root list, else the deprecated one inside a
