@@ -143,7 +143,7 @@ func (g *generator) clusterUpstream(o outbound, c *clusterv3.Cluster) {
 func (g *generator) loadAssignmentUpstream(o outbound, cla *endpointv3.ClusterLoadAssignment) {
 	if t := g.m.upstream.loadBalancing; t != nil {
 		if r, ok := t.ToRule(o.service); ok {
-			meshloadbalancingstrategy.ConfigureLoadAssignment(cla, r.Conf, g.p.Zone)
+			meshloadbalancingstrategy.ConfigureLoadAssignment(cla, r.Conf, g.p.Zone, g.inboundTags())
 		}
 	}
 }
@@ -163,9 +163,14 @@ func (g *generator) listenerUpstream(o outbound, l *listenerv3.Listener) {
 
 // proberTags is the x-kuma-tags value of this proxy (its inbounds' tags).
 func (g *generator) proberTags() string {
+	return meshhealthcheck.SerializeTags(g.inboundTags())
+}
+
+// inboundTags are the tags of each of the proxy's inbounds.
+func (g *generator) inboundTags() []map[string]string {
 	var all []map[string]string
 	for _, in := range g.p.Dataplane.Spec.Networking.Inbound {
 		all = append(all, in.Tags)
 	}
-	return meshhealthcheck.SerializeTags(all)
+	return all
 }

@@ -113,7 +113,8 @@ func loadBalancingPolicy(name string, spec *meshloadbalancingstrategy.Spec) rule
 // meshLoadBalancing: backend has instances in the local zone-1 and in zone-2, zone-3 and
 // zone-4; orders in zone-1 and zone-2. A mesh-wide policy makes orders least-request and
 // locality-aware (remote zones next); one on web sends backend traffic by ring hash on a
-// header, failing over to zone-2 first, then any zone but zone-4 (which gets none); db gets
+// header, with protocol affinity in the local zone, failing over to zone-2 first, then any
+// zone but zone-4 (which gets none); db gets
 // Maglev, which a grpc-go client cannot use.
 func meshLoadBalancing() *generate.Proxy {
 	p := policyProxy()
@@ -146,14 +147,18 @@ func meshLoadBalancing() *generate.Proxy {
 						{Type: meshloadbalancingstrategy.ConnectionType, Connection: &meshloadbalancingstrategy.Connection{SourceIP: targetref.Ptr(true)}},
 						{Type: meshloadbalancingstrategy.FilterStateType, FilterState: &meshloadbalancingstrategy.FilterStateKey{Key: "io.grpc.channel_id"}},
 					},
-					LocalityAwareness: &meshloadbalancingstrategy.LocalityAwareness{CrossZone: &meshloadbalancingstrategy.CrossZone{
-						Failover: &[]meshloadbalancingstrategy.Failover{
-							{From: &meshloadbalancingstrategy.FromZone{Zones: []string{"zone-9"}}, To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.Any}},
-							{To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.Only, Zones: &[]string{"zone-2"}}},
-							{To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.AnyExcept, Zones: &[]string{"zone-4"}}},
-						},
-						FailoverThreshold: &meshloadbalancingstrategy.FailoverThreshold{Percentage: meshhttproute.Percentage{Value: "50"}},
-					}},
+					LocalityAwareness: &meshloadbalancingstrategy.LocalityAwareness{
+						// web-1's first protocol value is http, as backend's: its local instance moves
+						// to a sub-zone weighing 9.
+						LocalZone: &meshloadbalancingstrategy.LocalZone{AffinityTags: &[]meshloadbalancingstrategy.AffinityTag{{Key: "kuma.io/protocol"}}},
+						CrossZone: &meshloadbalancingstrategy.CrossZone{
+							Failover: &[]meshloadbalancingstrategy.Failover{
+								{From: &meshloadbalancingstrategy.FromZone{Zones: []string{"zone-9"}}, To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.Any}},
+								{To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.Only, Zones: &[]string{"zone-2"}}},
+								{To: meshloadbalancingstrategy.ToZone{Type: meshloadbalancingstrategy.AnyExcept, Zones: &[]string{"zone-4"}}},
+							},
+							FailoverThreshold: &meshloadbalancingstrategy.FailoverThreshold{Percentage: meshhttproute.Percentage{Value: "50"}},
+						}},
 				}),
 				to(serviceRef("db"), meshloadbalancingstrategy.Conf{
 					LoadBalancer: &meshloadbalancingstrategy.LoadBalancer{Type: meshloadbalancingstrategy.MaglevType,

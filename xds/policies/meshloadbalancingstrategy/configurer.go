@@ -2,6 +2,7 @@ package meshloadbalancingstrategy
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -16,6 +17,9 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/patch"
 )
 
+// lbMetadataKey is where an endpoint's tags are in its metadata.
+const lbMetadataKey = "envoy.lb"
+
 // DefaultOverprovisioningFactor is Kuma's overprovisioning factor (in percent) once
 // locality groups are configured: a priority takes all traffic until half of its hosts
 // are unhealthy.
@@ -26,6 +30,14 @@ const DefaultOverprovisioningFactor = 200
 // NACKs a cluster with any other policy, so for grpc-go Random and Maglev (and a MurmurHash2
 // ring) leave the default round robin.
 func ConfigureCluster(c *clusterv3.Cluster, conf Conf, grpcClient bool) error {
+	if la := conf.LocalityAwareness; la != nil && la.LocalZone != nil && la.LocalZone.AffinityTags != nil && len(*la.LocalZone.AffinityTags) > 0 {
+		// Affinity sub-zones weigh against each other (grpc-go always weighs localities).
+		if c.CommonLbConfig == nil {
+			c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{}
+		}
+		c.CommonLbConfig.LocalityConfigSpecifier = &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
+			LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}}
+	}
 	lb := conf.LoadBalancer
 	if lb == nil {
 		return nil
@@ -166,8 +178,12 @@ func hashPolicy(h HashPolicy) *routev3.RouteAction_HashPolicy {
 //
 // Priorities are then renumbered without gaps from 0 (Envoy only cares about their order;
 // grpc-go rejects gaps), so remote zones take priority 0 when there is no local endpoint.
-// Affinity tags are not applied yet: local endpoints stay one locality.
-func ConfigureLoadAssignment(cla *endpointv3.ClusterLoadAssignment, conf Conf, localZone string) {
+//
+// With localZone affinity tags, local endpoints sharing the client's value of a tag (the
+// first such tag, in the policy's order) move to a sub-zone "key=value" weighing the tag's
+// weight (default 9, 90, 900... from the last tag up), the rest weigh 1 (clientTags are the
+// client's inbound tags; the cluster needs ConfigureCluster's locality-weighted LB).
+func ConfigureLoadAssignment(cla *endpointv3.ClusterLoadAssignment, conf Conf, localZone string, clientTags []map[string]string) {
 	la := conf.LocalityAwareness
 	aware := la == nil || la.Disabled == nil || !*la.Disabled
 	groups := la != nil && (la.LocalZone != nil || la.CrossZone != nil)
@@ -192,6 +208,9 @@ func ConfigureLoadAssignment(cla *endpointv3.ClusterLoadAssignment, conf Conf, l
 		kept = append(kept, l)
 	}
 	cla.Endpoints = kept
+	if groups := affinityGroups(la, clientTags); len(groups) > 0 {
+		cla.Endpoints = splitByAffinity(cla.Endpoints, groups, localZone)
+	}
 	compactPriorities(cla.Endpoints)
 	if groups {
 		if cla.Policy == nil {
@@ -223,6 +242,87 @@ func failoverPriority(cz *CrossZone, zone, localZone string) (uint32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// affinityGroup is one affinity tag with the client's value of it.
+type affinityGroup struct {
+	key, value string
+	weight     uint32
+}
+
+func affinityGroups(la *LocalityAwareness, clientTags []map[string]string) []affinityGroup {
+	if la == nil || la.LocalZone == nil || la.LocalZone.AffinityTags == nil {
+		return nil
+	}
+	tags := *la.LocalZone.AffinityTags
+	var out []affinityGroup
+	for i, t := range tags {
+		var values []string
+		for _, ct := range clientTags {
+			if v, ok := ct[t.Key]; ok && !slices.Contains(values, v) {
+				values = append(values, v)
+			}
+		}
+		if len(values) == 0 {
+			continue
+		}
+		slices.Sort(values) // Kuma takes the first of the client's values
+		weight := uint32(9 * math.Pow10(len(tags)-i-1))
+		if t.Weight != nil {
+			weight = *t.Weight
+		}
+		out = append(out, affinityGroup{key: t.Key, value: values[0], weight: weight})
+	}
+	return out
+}
+
+// splitByAffinity moves the local endpoints matching a group into that group's sub-zone.
+func splitByAffinity(ls []*endpointv3.LocalityLbEndpoints, groups []affinityGroup, localZone string) []*endpointv3.LocalityLbEndpoints {
+	var out []*endpointv3.LocalityLbEndpoints
+	for _, l := range ls {
+		zone := l.GetLocality().GetZone()
+		if zone != "" && zone != localZone {
+			out = append(out, l)
+			continue
+		}
+		sub := map[string]*endpointv3.LocalityLbEndpoints{}
+		var rest []*endpointv3.LbEndpoint
+		var order []string
+		for _, e := range l.LbEndpoints {
+			g, ok := matchingGroup(e, groups)
+			if !ok {
+				rest = append(rest, e)
+				continue
+			}
+			name := g.key + "=" + g.value
+			if sub[name] == nil {
+				sub[name] = &endpointv3.LocalityLbEndpoints{Priority: l.Priority,
+					Locality:            &corev3.Locality{Region: l.GetLocality().GetRegion(), Zone: zone, SubZone: name},
+					LoadBalancingWeight: wrapperspb.UInt32(g.weight)}
+				order = append(order, name)
+			}
+			sub[name].LbEndpoints = append(sub[name].LbEndpoints, e)
+		}
+		for _, name := range order {
+			out = append(out, sub[name])
+		}
+		if len(rest) > 0 {
+			l.LbEndpoints = rest
+			l.LoadBalancingWeight = wrapperspb.UInt32(1)
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func matchingGroup(e *endpointv3.LbEndpoint, groups []affinityGroup) (affinityGroup, bool) {
+	tags := e.GetMetadata().GetFilterMetadata()[lbMetadataKey].GetFields()
+	for _, g := range groups {
+		if v, ok := tags[g.key]; ok && v.GetStringValue() == g.value {
+			return g, true
+		}
+	}
+	return affinityGroup{}, false
 }
 
 func compactPriorities(ls []*endpointv3.LocalityLbEndpoints) {

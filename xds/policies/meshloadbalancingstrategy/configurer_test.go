@@ -3,9 +3,11 @@ package meshloadbalancingstrategy_test
 import (
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	mlbs "github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 )
@@ -56,10 +58,71 @@ func TestConfigureLoadAssignment(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := cla(tt.zones...)
-			mlbs.ConfigureLoadAssignment(c, tt.conf, "z1")
+			mlbs.ConfigureLoadAssignment(c, tt.conf, "z1", nil)
 			if diff := cmp.Diff(tt.want, priorities(c)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func endpoint(addr string, tags map[string]string) *endpointv3.LbEndpoint {
+	fields := map[string]*structpb.Value{}
+	for k, v := range tags {
+		fields[k] = structpb.NewStringValue(v)
+	}
+	return &endpointv3.LbEndpoint{
+		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: &corev3.Address{
+			Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{Address: addr}}}}},
+		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"envoy.lb": {Fields: fields}}},
+	}
+}
+
+// Local endpoints sharing the client's node go to a sub-zone weighing 90, those sharing its
+// availability zone to one weighing 9, the rest weigh 1; remote zones are untouched, and the
+// cluster balances by locality weight.
+func TestAffinityTags(t *testing.T) {
+	c := &endpointv3.ClusterLoadAssignment{Endpoints: []*endpointv3.LocalityLbEndpoints{
+		{Locality: &corev3.Locality{Zone: "z1"}, LbEndpoints: []*endpointv3.LbEndpoint{
+			endpoint("10.0.0.1", map[string]string{"node": "n1", "az": "a"}),
+			endpoint("10.0.0.2", map[string]string{"node": "n2", "az": "a"}),
+			endpoint("10.0.0.3", map[string]string{"node": "n3", "az": "b"}),
+		}},
+		{Locality: &corev3.Locality{Zone: "z2"}, LbEndpoints: []*endpointv3.LbEndpoint{endpoint("10.1.0.1", nil)}},
+	}}
+	conf := mlbs.Conf{LocalityAwareness: &mlbs.LocalityAwareness{
+		LocalZone: &mlbs.LocalZone{AffinityTags: &[]mlbs.AffinityTag{{Key: "node"}, {Key: "az"}}},
+		CrossZone: &mlbs.CrossZone{Failover: &[]mlbs.Failover{{To: mlbs.ToZone{Type: mlbs.Any}}}},
+	}}
+	mlbs.ConfigureLoadAssignment(c, conf, "z1", []map[string]string{{"node": "n1", "az": "a"}})
+	type loc struct {
+		SubZone  string
+		Weight   uint32
+		Priority uint32
+		Hosts    []string
+	}
+	var got []loc
+	for _, l := range c.Endpoints {
+		x := loc{SubZone: l.Locality.Zone + "/" + l.Locality.SubZone, Weight: l.GetLoadBalancingWeight().GetValue(), Priority: l.Priority}
+		for _, e := range l.LbEndpoints {
+			x.Hosts = append(x.Hosts, e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress())
+		}
+		got = append(got, x)
+	}
+	want := []loc{
+		{"z1/node=n1", 90, 0, []string{"10.0.0.1"}},
+		{"z1/az=a", 9, 0, []string{"10.0.0.2"}},
+		{"z1/", 1, 0, []string{"10.0.0.3"}},
+		{"z2/", 0, 1, []string{"10.1.0.1"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	cluster := &clusterv3.Cluster{}
+	if err := mlbs.ConfigureCluster(cluster, conf, true); err != nil {
+		t.Fatal(err)
+	}
+	if cluster.GetCommonLbConfig().GetLocalityWeightedLbConfig() == nil {
+		t.Errorf("cluster without locality-weighted LB: %v", cluster)
 	}
 }
