@@ -276,3 +276,28 @@ func TestMeshCircuitBreakerOutlierDetection(t *testing.T) {
 		t.Errorf("the ejected instance still got %d RPCs", n)
 	}
 }
+
+// grpc-go does no active health checking, but it must still accept clusters that carry a
+// MeshHealthCheck's health_checks: with one applied, a later MeshCircuitBreaker limit on
+// the same cluster still reaches the client (a NACKed cluster would never change again).
+func TestMeshHealthCheckAcceptedByGRPCClients(t *testing.T) {
+	cp := cptest.Start(t, "")
+	b := startBackend(t, "backend-1", false)
+	instance(t, cp, b, "v1")
+	client := grpcClient(t, cp)
+	eventually(t, "the backend to answer", func() bool { _, err := call(client, 0); return err == nil })
+
+	put(t, cp, "/meshes/default/meshhealthchecks/backend-health", `{"type":"MeshHealthCheck","mesh":"default","name":"backend-health","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"interval":"1s","grpc":{},"tcp":{}}}]}}`)
+	put(t, cp, "/meshes/default/meshcircuitbreakers/one-at-a-time", `{"type":"MeshCircuitBreaker","mesh":"default","name":"one-at-a-time","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"connectionLimits":{"maxRequests":1}}}]}}`)
+	eventually(t, "the limit to apply next to the health check", func() bool {
+		_, err := whileBusy(t, client, b)
+		return status.Code(err) == codes.Unavailable
+	})
+	if _, err := call(client, 0); err != nil {
+		t.Fatalf("a lone RPC failed: %v", err)
+	}
+}
