@@ -7,7 +7,11 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -58,6 +62,26 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshtimeout.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtimeout.Spec); ok {
 			proxy.Policies.Timeouts = append(proxy.Policies.Timeouts, meshtimeout.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshcircuitbreaker.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshcircuitbreaker.Spec); ok {
+			proxy.Policies.CircuitBreakers = append(proxy.Policies.CircuitBreakers, meshcircuitbreaker.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshhealthcheck.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshhealthcheck.Spec); ok {
+			proxy.Policies.HealthChecks = append(proxy.Policies.HealthChecks, meshhealthcheck.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshloadbalancingstrategy.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshloadbalancingstrategy.Spec); ok {
+			proxy.Policies.LoadBalancing = append(proxy.Policies.LoadBalancing, meshloadbalancingstrategy.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshfaultinjection.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshfaultinjection.Spec); ok {
+			proxy.Policies.Faults = append(proxy.Policies.Faults, meshfaultinjection.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

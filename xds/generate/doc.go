@@ -37,6 +37,10 @@
 //   - MeshTimeout, MeshRetry, MeshHTTPRoute, MeshTCPRoute (Proxy.Policies, policies.go):
 //     matched with xds/policies/rules, applied by each policy folder's configurer to the
 //     listeners, routes and clusters built here; routes add clusters for their backends.
+//   - MeshCircuitBreaker, MeshHealthCheck, MeshLoadBalancingStrategy, MeshFaultInjection
+//     (policies_upstream.go): clusters, load assignment priorities, route hash policies and
+//     inbound fault filters; grpc-go clients get what grpc-go accepts, and inject the faults
+//     of their proxyless destinations.
 //
 // Load assignments are written for Envoy and grpc-go alike: one locality per zone, each with
 // a weight, priorities without gaps, no address twice (see loadAssignment).
@@ -44,6 +48,5 @@
 // Not generated yet, each with a seam: TLS transport sockets and SDS secrets
 // (serverTransportSocket, clientTransportSocket), the admin API's mTLS filter chain,
 // transparent proxying, gateways, zone ingress and egress listeners, MeshService backendRef
-// outbounds (skipped), and the other policies (circuit breakers, health checks, load
-// balancing, fault injection, rate limits, logging, tracing, proxy patches).
+// outbounds (skipped), and the other policies (rate limits, logging, tracing, proxy patches).
 package generate

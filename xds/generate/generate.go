@@ -41,6 +41,8 @@ type generator struct {
 	p *Proxy
 	b builder
 	m matched
+	// grpcClient is set for GRPCClient: policies then emit only what grpc-go accepts.
+	grpcClient bool
 }
 
 // serverTransportSocket is the seam for inbound mTLS: with mTLS on, Kuma terminates TLS here

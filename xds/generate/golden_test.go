@@ -64,6 +64,19 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 			p.Services = nil
 			return generate.GenerateIngress(p)
 		},
+		"meshcircuitbreaker": gen(meshCircuitBreakers),
+		"meshcircuitbreaker-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshCircuitBreakers())
+		},
+		"meshhealthcheck":           gen(meshHealthChecks),
+		"meshloadbalancingstrategy": gen(meshLoadBalancing),
+		"meshloadbalancingstrategy-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshLoadBalancing())
+		},
+		"meshfaultinjection": gen(meshFaults),
+		"meshfaultinjection-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(meshFaults())
+		},
 	}
 }
 

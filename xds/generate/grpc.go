@@ -18,7 +18,7 @@ func GRPCClient(p *Proxy) (*Resources, error) {
 	if err := checkProxy(p); err != nil {
 		return nil, err
 	}
-	g := &generator{p: p}
+	g := &generator{p: p, grpcClient: true}
 	g.matchPolicies()
 	for _, o := range resolveOutbounds(p) {
 		if g.b.listeners.has(o.cluster) {

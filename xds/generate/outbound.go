@@ -99,7 +99,9 @@ func (g *generator) backendClusters(o outbound, backends []meshhttproute.Backend
 		cluster := g.edsCluster(name, b.Tags)
 		g.outboundClusterPolicies(dest, cluster)
 		g.b.clusters.add(cluster)
-		g.b.endpoints.add(loadAssignment(name, g.p.Endpoints[svc], b.Tags, g.p.Zone, g.p.Mesh.localityAware()))
+		cla := loadAssignment(name, g.p.Endpoints[svc], b.Tags, g.p.Zone, g.p.Mesh.localityAware())
+		g.loadAssignmentUpstream(dest, cla)
+		g.b.endpoints.add(cla)
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
+	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
-
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -23,6 +26,11 @@ type Policies struct {
 	// HTTPRoutes and TCPRoutes decide where outbound traffic goes.
 	HTTPRoutes []rules.Policy[meshhttproute.Conf]
 	TCPRoutes  []rules.Policy[meshtcproute.Rule]
+	// CircuitBreakers and the types after it are applied in policies_upstream.go.
+	CircuitBreakers []rules.Policy[meshcircuitbreaker.Conf]
+	HealthChecks    []rules.Policy[meshhealthcheck.Conf]
+	LoadBalancing   []rules.Policy[meshloadbalancingstrategy.Conf]
+	Faults          []rules.Policy[meshfaultinjection.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type
@@ -33,6 +41,7 @@ type matched struct {
 	retries  *rules.Result[meshretry.Conf]
 	http     *rules.Result[meshhttproute.Conf]
 	tcp      *rules.Result[meshtcproute.Rule]
+	upstream upstreamPolicies
 }
 
 func (g *generator) matchPolicies() {
@@ -57,6 +66,7 @@ func (g *generator) matchPolicies() {
 	} else if len(res.Policies) > 0 {
 		g.m.tcp = res
 	}
+	g.matchUpstream()
 }
 
 // routesFor looks up the route policies of an outbound. As in Kuma, an HTTP service with a
@@ -120,6 +130,7 @@ func (g *generator) inboundPolicies(key rules.Inbound, l *listenerv3.Listener, l
 			g.fail(meshtimeout.ConfigureCluster(local, conf, protocol))
 		}
 	}
+	g.inboundUpstream(key, l, local)
 }
 
 // outboundPolicies configures an outbound's listener with the to rules of its service.
@@ -134,6 +145,7 @@ func (g *generator) outboundPolicies(o outbound, l *listenerv3.Listener) {
 			g.fail(meshretry.ConfigureListener(l, r.Conf, o.protocol))
 		}
 	}
+	g.listenerUpstream(o, l)
 }
 
 // outboundClusterPolicies configures an outbound's cluster. Kuma configures clusters even
@@ -143,6 +155,7 @@ func (g *generator) outboundClusterPolicies(o outbound, c *clusterv3.Cluster) {
 		r, _ := t.ToRule(o.service)
 		g.fail(meshtimeout.ConfigureCluster(c, r.Conf, o.protocol))
 	}
+	g.clusterUpstream(o, c)
 }
 
 // grpcClientPolicies configures the API listener of a grpc-go client.
@@ -157,4 +170,5 @@ func (g *generator) grpcClientPolicies(o outbound, l *listenerv3.Listener) {
 			g.fail(meshretry.ConfigureGRPCClientListener(l, r.Conf))
 		}
 	}
+	g.listenerUpstream(o, l)
 }

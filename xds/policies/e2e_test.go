@@ -33,10 +33,15 @@ type backend struct {
 	port  int
 	flaky bool
 	calls atomic.Int64
+	// failAll makes every RPC fail with Unavailable.
+	failAll atomic.Bool
 }
 
 func (b *backend) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
 	n := b.calls.Add(1)
+	if b.failAll.Load() {
+		return nil, status.Error(codes.Unavailable, "failing backend")
+	}
 	if b.flaky && n%2 == 1 {
 		return nil, status.Error(codes.Unavailable, "flaky backend")
 	}

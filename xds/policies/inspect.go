@@ -4,7 +4,11 @@ import (
 	"fmt"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -42,6 +46,10 @@ var matchers = []matcher{
 	typed(meshretry.Descriptor, rules.Options{}, meshretry.Policy),
 	typed(meshhttproute.Descriptor, rules.Options{}, meshhttproute.Policy),
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
+	typed(meshcircuitbreaker.Descriptor, meshcircuitbreaker.Options, meshcircuitbreaker.Policy),
+	typed(meshhealthcheck.Descriptor, rules.Options{}, meshhealthcheck.Policy),
+	typed(meshloadbalancingstrategy.Descriptor, rules.Options{}, meshloadbalancingstrategy.Policy),
+	typed(meshfaultinjection.Descriptor, rules.Options{}, meshfaultinjection.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

@@ -5,7 +5,11 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
+	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
+	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -20,5 +24,9 @@ func Descriptors() []*resources.Descriptor {
 		meshretry.Descriptor,
 		meshhttproute.Descriptor,
 		meshtcproute.Descriptor,
+		meshcircuitbreaker.Descriptor,
+		meshhealthcheck.Descriptor,
+		meshloadbalancingstrategy.Descriptor,
+		meshfaultinjection.Descriptor,
 	}
 }

@@ -184,6 +184,10 @@ type Percentage struct {
 
 // MarshalJSON implements json.Marshaler.
 func (p Percentage) MarshalJSON() ([]byte, error) {
+	if p.Value == "" {
+		// A required percentage left out of a manifest is Kubernetes' zero IntOrString.
+		return []byte("0"), nil
+	}
 	if p.Quoted {
 		return json.Marshal(p.Value)
 	}
