@@ -400,9 +400,10 @@ func (p *Projector) markLocked(mesh, name string) {
 
 func dpKey(mesh, name string) string { return mesh + "/" + name }
 
-// markPolicyLocked marks the proxies a targetRef policy can select: the dataplanes with an
-// inbound of the one service its top-level targetRef names, else the whole mesh. A change
-// then costs in proportion to the proxies it affects, not to the size of the mesh.
+// markPolicyLocked marks the proxies a targetRef policy can concern: the dataplanes with an
+// inbound of the one service its top-level targetRef names (and that service's grpc-go
+// consumers), else the whole mesh. A change then costs in proportion to the proxies it
+// affects, not to the size of the mesh.
 func (p *Projector) markPolicyLocked(mesh string, res *resources.Resource) {
 	if res == nil {
 		return
@@ -412,9 +413,19 @@ func (p *Projector) markPolicyLocked(mesh string, res *resources.Resource) {
 		p.markMeshLocked(mesh)
 		return
 	}
-	for name, dp := range p.meshOf(mesh).dataplanes {
+	m := p.meshOf(mesh)
+	for name, dp := range m.dataplanes {
 		if slices.Contains(dp.inbound, svc) {
 			p.markLocked(mesh, name)
+		}
+	}
+	// A grpc-go client has no sidecar in front of its backend, so it applies the backend's
+	// inbound policies (faults) itself: the service's grpc-go consumers change too.
+	for name := range m.consumers[svc] {
+		for id := range p.byDP[dpKey(mesh, name)] {
+			if p.clients[id].GRPC {
+				p.dirty[id] = true
+			}
 		}
 	}
 }
