@@ -8,6 +8,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -52,6 +53,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshtimeout.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtimeout.Spec); ok {
 			proxy.Policies.Timeouts = append(proxy.Policies.Timeouts, meshtimeout.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshratelimit.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshratelimit.Spec); ok {
+			proxy.Policies.RateLimits = append(proxy.Policies.RateLimits, meshratelimit.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

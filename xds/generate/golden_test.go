@@ -45,6 +45,7 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},
+		"meshratelimit": gen(meshRateLimits),
 	}
 }
 

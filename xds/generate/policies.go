@@ -7,6 +7,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -23,6 +24,8 @@ type Policies struct {
 	// HTTPRoutes and TCPRoutes decide where outbound traffic goes.
 	HTTPRoutes []rules.Policy[meshhttproute.Conf]
 	TCPRoutes  []rules.Policy[meshtcproute.Rule]
+	// RateLimits limit what inbounds receive.
+	RateLimits []rules.Policy[meshratelimit.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type
@@ -33,6 +36,7 @@ type matched struct {
 	retries  *rules.Result[meshretry.Conf]
 	http     *rules.Result[meshhttproute.Conf]
 	tcp      *rules.Result[meshtcproute.Rule]
+	rateLim  *rules.Result[meshratelimit.Conf]
 }
 
 func (g *generator) matchPolicies() {
@@ -56,6 +60,11 @@ func (g *generator) matchPolicies() {
 		g.fail(err)
 	} else if len(res.Policies) > 0 {
 		g.m.tcp = res
+	}
+	if res, err := rules.Compute(dp, g.p.Policies.RateLimits, meshratelimit.Options); err != nil {
+		g.fail(err)
+	} else if len(res.Policies) > 0 {
+		g.m.rateLim = res
 	}
 }
 
@@ -118,6 +127,15 @@ func (g *generator) inboundPolicies(key rules.Inbound, l *listenerv3.Listener, l
 		if hasCatchAll || len(t.InboundRules[key]) == 0 {
 			g.fail(meshtimeout.ConfigureListener(l, conf))
 			g.fail(meshtimeout.ConfigureCluster(local, conf, protocol))
+		}
+	}
+	// Rate limits: the same catch-all rule. Rules matching a client's SPIFFE ID are not
+	// applied: they need the peer's certificate, and inbound mTLS is not generated yet.
+	if t := g.m.rateLim; t != nil {
+		conf, _, hasCatchAll, err := t.CatchAll(key)
+		g.fail(err)
+		if hasCatchAll || len(t.InboundRules[key]) == 0 {
+			g.fail(meshratelimit.ConfigureInbound(l, conf))
 		}
 	}
 }

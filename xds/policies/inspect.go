@@ -5,6 +5,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -42,6 +43,7 @@ var matchers = []matcher{
 	typed(meshretry.Descriptor, rules.Options{}, meshretry.Policy),
 	typed(meshhttproute.Descriptor, rules.Options{}, meshhttproute.Policy),
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
+	typed(meshratelimit.Descriptor, meshratelimit.Options, meshratelimit.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

@@ -6,6 +6,7 @@ package policies
 import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
@@ -20,5 +21,6 @@ func Descriptors() []*resources.Descriptor {
 		meshretry.Descriptor,
 		meshhttproute.Descriptor,
 		meshtcproute.Descriptor,
+		meshratelimit.Descriptor,
 	}
 }

@@ -1,0 +1,59 @@
+package api_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The operational policies (rate limits, access logs, traces, proxy patches) show up in the
+// inspect API like the others: which policies select the proxy, and the merged inbound conf.
+
+const rateLimitJSON = `{"type":"MeshRateLimit","mesh":"default","name":"web-limits","spec":{
+ "targetRef":{"kind":"MeshService","name":"web"},
+ "rules":[{"default":{"local":{"http":{"requestRate":{"num":100,"interval":"1s"}}}}}]}}`
+
+// opsRules fetches _rules and returns, per policy type, its conf per "inbound <service>" and
+// "outbound <service>".
+func opsRules(t *testing.T, c client) map[string]map[string]map[string]any {
+	t.Helper()
+	got := c.must("GET", "/meshes/default/dataplanes/web-1/_rules", "", 200)
+	var resp struct {
+		Rules []struct {
+			Type     string `json:"type"`
+			Inbounds []struct {
+				Service string         `json:"service"`
+				Conf    map[string]any `json:"conf"`
+			} `json:"inbounds"`
+			Outbounds []struct {
+				Service string         `json:"service"`
+				Conf    map[string]any `json:"conf"`
+			} `json:"outbounds"`
+		} `json:"rules"`
+	}
+	remarshal(t, got, &resp)
+	out := map[string]map[string]map[string]any{}
+	for _, r := range resp.Rules {
+		out[r.Type] = map[string]map[string]any{}
+		for _, in := range r.Inbounds {
+			out[r.Type]["inbound "+in.Service] = in.Conf
+		}
+		for _, o := range r.Outbounds {
+			out[r.Type]["outbound "+o.Service] = o.Conf
+		}
+	}
+	return out
+}
+
+func TestInspectMeshRateLimit(t *testing.T) {
+	c, _ := newClient(t)
+	c.must("PUT", "/meshes/default/dataplanes/web-1", inspectDataplaneJSON, 201)
+	c.must("PUT", "/meshes/default/meshratelimits/web-limits", rateLimitJSON, 201)
+
+	got := opsRules(t, c)["MeshRateLimit"]
+	want := map[string]map[string]any{"inbound web": {"local": map[string]any{"http": map[string]any{
+		"requestRate": map[string]any{"num": float64(100), "interval": "1s"}}}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MeshRateLimit inbounds (-want +got):\n%s", diff)
+	}
+}
