@@ -7,6 +7,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
@@ -58,6 +59,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshratelimit.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshratelimit.Spec); ok {
 			proxy.Policies.RateLimits = append(proxy.Policies.RateLimits, meshratelimit.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshaccesslog.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshaccesslog.Spec); ok {
+			proxy.Policies.AccessLogs = append(proxy.Policies.AccessLogs, meshaccesslog.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

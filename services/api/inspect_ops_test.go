@@ -57,3 +57,20 @@ func TestInspectMeshRateLimit(t *testing.T) {
 		t.Errorf("MeshRateLimit inbounds (-want +got):\n%s", diff)
 	}
 }
+
+const accessLogJSON = `{"type":"MeshAccessLog","mesh":"default","name":"web-logs","spec":{
+ "targetRef":{"kind":"MeshService","name":"web"},
+ "to":[{"targetRef":{"kind":"MeshService","name":"backend"},"default":{"backends":[{"type":"File","file":{"path":"/dev/stdout"}}]}}]}}`
+
+func TestInspectMeshAccessLog(t *testing.T) {
+	c, _ := newClient(t)
+	c.must("PUT", "/meshes/default/dataplanes/web-1", inspectDataplaneJSON, 201)
+	c.must("PUT", "/meshes/default/meshaccesslogs/web-logs", accessLogJSON, 201)
+
+	got := opsRules(t, c)["MeshAccessLog"]
+	want := map[string]map[string]any{"outbound backend": {"backends": []any{
+		map[string]any{"type": "File", "file": map[string]any{"path": "/dev/stdout"}}}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MeshAccessLog (-want +got):\n%s", diff)
+	}
+}

@@ -17,6 +17,7 @@ func Generate(p *Proxy) (*Resources, error) {
 	g.matchPolicies()
 	g.inbounds()
 	g.outbounds()
+	g.opsClusters()
 	g.admin()
 	if g.err != nil {
 		return nil, fmt.Errorf("generate %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, g.err)
@@ -41,6 +42,8 @@ type generator struct {
 	p *Proxy
 	b builder
 	m matched
+	// ops is what the operational policies mean for the proxy (ops_policies.go).
+	ops opsMatched
 }
 
 // serverTransportSocket is the seam for inbound mTLS: with mTLS on, Kuma terminates TLS here

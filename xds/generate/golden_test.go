@@ -46,6 +46,7 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},
 		"meshratelimit": gen(meshRateLimits),
+		"meshaccesslog": gen(meshAccessLogs),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 
@@ -26,6 +27,8 @@ type Policies struct {
 	TCPRoutes  []rules.Policy[meshtcproute.Rule]
 	// RateLimits limit what inbounds receive.
 	RateLimits []rules.Policy[meshratelimit.Conf]
+	// AccessLogs log what inbounds receive and outbounds send.
+	AccessLogs []rules.Policy[meshaccesslog.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type
@@ -66,6 +69,7 @@ func (g *generator) matchPolicies() {
 	} else if len(res.Policies) > 0 {
 		g.m.rateLim = res
 	}
+	g.matchOpsPolicies()
 }
 
 // routesFor looks up the route policies of an outbound. As in Kuma, an HTTP service with a

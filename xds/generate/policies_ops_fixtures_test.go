@@ -5,6 +5,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -74,6 +75,56 @@ func meshRateLimits() *generate.Proxy {
   targetRef: {kind: MeshService, name: other}
   rules:
     - default: {local: {tcp: {connectionRate: {num: 1, interval: 1s}}}}`),
+	}
+	return p
+}
+
+func accessLogPolicy(name, spec string) rules.Policy[meshaccesslog.Conf] {
+	r := decodePolicy(meshaccesslog.Descriptor, name, spec)
+	return meshaccesslog.Policy(r.Meta, r.Spec.(*meshaccesslog.Spec))
+}
+
+// meshAccessLogs: Kuma's default formats to a file on every inbound and outbound, a TCP
+// collector and an OpenTelemetry collector (shared by two outbounds: one cluster) towards
+// backend and orders, and a client-specific inbound rule (a CEL filter).
+func meshAccessLogs() *generate.Proxy {
+	p := policyProxy()
+	p.Admin.WorkDir = "/tmp/kuma-dp"
+	p.Dataplane.Meta.Labels = map[string]string{"kuma.io/zone": "zone-1"}
+	p.Policies.AccessLogs = []rules.Policy[meshaccesslog.Conf]{
+		accessLogPolicy("everything-to-stdout", `
+  targetRef: {kind: Mesh, proxyTypes: [Sidecar]}
+  from:
+    - targetRef: {kind: Mesh}
+      default: {backends: [{type: File, file: {path: /dev/stdout}}]}
+  to:
+    - targetRef: {kind: Mesh}
+      default: {backends: [{type: File, file: {path: /dev/stdout}}]}`),
+		accessLogPolicy("web-collectors", `
+  targetRef: {kind: MeshService, name: web}
+  to:
+    - targetRef: {kind: MeshService, name: backend}
+      default:
+        backends:
+          - type: Tcp
+            tcp:
+              address: logstash:5000
+              format: {type: Json, json: [{key: dest, value: "%KUMA_DESTINATION_SERVICE%"}, {key: code, value: "%RESPONSE_CODE%"}]}
+          - type: OpenTelemetry
+            openTelemetry: {endpoint: "otel-collector", attributes: [{key: zone, value: "%KUMA_ZONE%"}]}
+    - targetRef: {kind: MeshService, name: orders}
+      default:
+        backends:
+          - type: OpenTelemetry
+            openTelemetry:
+              endpoint: "otel-collector:4317"
+              body: {kvlistValue: {values: [{key: mesh, value: {stringValue: "%KUMA_MESH%"}}]}}`),
+		accessLogPolicy("batch-clients", `
+  targetRef: {kind: MeshService, name: web}
+  rules:
+    - matches: [{spiffeID: {type: Prefix, value: "spiffe://default/ns/batch"}}]
+      default:
+        backends: [{type: File, file: {path: /var/log/batch.log, format: {type: Plain, plain: "%KUMA_SOURCE_SERVICE% %REQ(:PATH)%"}}}]`),
 	}
 	return p
 }

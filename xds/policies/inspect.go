@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
@@ -44,6 +45,7 @@ var matchers = []matcher{
 	typed(meshhttproute.Descriptor, rules.Options{}, meshhttproute.Policy),
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
 	typed(meshratelimit.Descriptor, meshratelimit.Options, meshratelimit.Policy),
+	typed(meshaccesslog.Descriptor, meshaccesslog.Options, meshaccesslog.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

@@ -5,6 +5,7 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
@@ -22,5 +23,6 @@ func Descriptors() []*resources.Descriptor {
 		meshhttproute.Descriptor,
 		meshtcproute.Descriptor,
 		meshratelimit.Descriptor,
+		meshaccesslog.Descriptor,
 	}
 }

@@ -1,0 +1,84 @@
+package generate
+
+import (
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
+	"github.com/jetmesh/jetmesh/xds/policies/rules"
+)
+
+// The operational policies (MeshAccessLog, MeshTrace, MeshProxyPatch): what they add to the
+// listeners and clusters the traffic policies configured. Their matching is in
+// matchOpsPolicies, their extra clusters (collectors) come from opsClusters.
+
+// opsMatched is what the operational policies mean for this proxy; nil: no policy of the
+// type selects it.
+type opsMatched struct {
+	accessLogs *rules.Result[meshaccesslog.Conf]
+	// logs builds access logs and remembers the collectors they send to.
+	logs *meshaccesslog.Builder
+}
+
+func (g *generator) matchOpsPolicies() {
+	dp := g.p.Dataplane
+	if res, err := rules.Compute(dp, g.p.Policies.AccessLogs, meshaccesslog.Options); err != nil {
+		g.fail(err)
+	} else if len(res.Policies) > 0 {
+		g.ops.accessLogs = res
+		g.ops.logs = meshaccesslog.NewBuilder(meshaccesslog.SocketPath(g.p.Admin.WorkDir, dp.Meta.Name, g.p.Mesh.Name))
+	}
+}
+
+// logValues are the values of Kuma's access log operators on an inbound (in != nil) or on
+// the outbound to service.
+func (g *generator) logValues(in *core.Inbound, service string) meshaccesslog.Values {
+	n := g.p.Dataplane.Spec.Networking
+	v := meshaccesslog.Values{SourceIP: n.Address, Mesh: g.p.Mesh.Name,
+		Zone: g.p.Dataplane.Meta.Labels[resources.TagZone]}
+	if in != nil {
+		v.SourceService, v.DestinationService, v.Direction = "unknown", in.Service(), "INBOUND"
+		return v
+	}
+	if len(n.Inbound) > 0 {
+		v.SourceService = n.Inbound[0].Service()
+	}
+	v.DestinationService, v.Direction = service, "OUTBOUND"
+	return v
+}
+
+// inboundOpsPolicies adds an inbound's access logs: one per backend of every inbound rule
+// (Kuma does not merge access log rules).
+func (g *generator) inboundOpsPolicies(in *core.Inbound, key rules.Inbound, l *listenerv3.Listener, protocol string) {
+	if t := g.ops.accessLogs; t != nil {
+		logs, err := g.ops.logs.InboundLogs(t.InboundRules[key], meshaccesslog.DefaultFormat(protocol), g.logValues(in, ""))
+		g.fail(err)
+		g.fail(meshaccesslog.Attach(l, logs))
+	}
+}
+
+// outboundOpsPolicies adds the access logs of the to rule of the outbound's service.
+func (g *generator) outboundOpsPolicies(o outbound, l *listenerv3.Listener) {
+	if t := g.ops.accessLogs; t != nil {
+		if r, ok := t.ToRule(o.service); ok && r.Conf.Backends != nil {
+			logs, err := g.ops.logs.AccessLogs(*r.Conf.Backends, meshaccesslog.DefaultFormat(o.protocol), g.logValues(nil, o.service), "")
+			g.fail(err)
+			g.fail(meshaccesslog.Attach(l, logs))
+		}
+	}
+}
+
+// opsClusters adds the clusters of the collectors the operational policies send to.
+func (g *generator) opsClusters() {
+	if g.ops.logs != nil {
+		cs, err := g.ops.logs.Clusters()
+		g.fail(err)
+		for _, c := range cs {
+			g.addCluster(c)
+		}
+	}
+}
+
+func (g *generator) addCluster(c *clusterv3.Cluster) { g.b.clusters.add(c) }
