@@ -13,6 +13,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -64,6 +65,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshaccesslog.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshaccesslog.Spec); ok {
 			proxy.Policies.AccessLogs = append(proxy.Policies.AccessLogs, meshaccesslog.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshtrace.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshtrace.Spec); ok {
+			proxy.Policies.Traces = append(proxy.Policies.Traces, meshtrace.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

@@ -74,3 +74,22 @@ func TestInspectMeshAccessLog(t *testing.T) {
 		t.Errorf("MeshAccessLog (-want +got):\n%s", diff)
 	}
 }
+
+const traceJSON = `{"type":"MeshTrace","mesh":"default","name":"mesh-trace","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "default":{"backends":[{"type":"OpenTelemetry","openTelemetry":{"endpoint":"otel:4317"}}]}}}`
+
+// MeshTrace has one conf per proxy; the inspect API shows it on every outbound.
+func TestInspectMeshTrace(t *testing.T) {
+	c, _ := newClient(t)
+	c.must("PUT", "/meshes/default/dataplanes/web-1", inspectDataplaneJSON, 201)
+	c.must("PUT", "/meshes/default/meshtraces/mesh-trace", traceJSON, 201)
+
+	got := opsRules(t, c)["MeshTrace"]
+	conf := map[string]any{"backends": []any{map[string]any{"type": "OpenTelemetry",
+		"openTelemetry": map[string]any{"endpoint": "otel:4317"}}}}
+	want := map[string]map[string]any{"outbound backend": conf, "outbound db": conf}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MeshTrace (-want +got):\n%s", diff)
+	}
+}

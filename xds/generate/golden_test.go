@@ -45,8 +45,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},
-		"meshratelimit": gen(meshRateLimits),
-		"meshaccesslog": gen(meshAccessLogs),
+		"meshratelimit":    gen(meshRateLimits),
+		"meshaccesslog":    gen(meshAccessLogs),
+		"meshtrace":        gen(meshTraces),
+		"meshtrace-zipkin": gen(meshTracesZipkin),
 	}
 }
 

@@ -2,11 +2,13 @@ package generate
 
 import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
@@ -20,6 +22,8 @@ type opsMatched struct {
 	accessLogs *rules.Result[meshaccesslog.Conf]
 	// logs builds access logs and remembers the collectors they send to.
 	logs *meshaccesslog.Builder
+	// trace is the merged MeshTrace conf of the proxy (one for all its listeners).
+	trace *meshtrace.Conf
 }
 
 func (g *generator) matchOpsPolicies() {
@@ -30,6 +34,22 @@ func (g *generator) matchOpsPolicies() {
 		g.ops.accessLogs = res
 		g.ops.logs = meshaccesslog.NewBuilder(meshaccesslog.SocketPath(g.p.Admin.WorkDir, dp.Meta.Name, g.p.Mesh.Name))
 	}
+	if res, err := rules.Compute(dp, g.p.Policies.Traces, rules.Options{}); err != nil {
+		g.fail(err)
+	} else if r, ok := rules.ComputeRule(res.To, nil); ok {
+		g.ops.trace = &r.Conf
+	}
+}
+
+// traceAt describes a listener for MeshTrace: the proxy's service (Kuma's IdentifyingName),
+// the direction and, for outbounds, the destination.
+func (g *generator) traceAt(direction corev3.TrafficDirection, destination string) meshtrace.Listener {
+	at := meshtrace.Listener{Direction: direction, Destination: destination, Mesh: g.p.Mesh.Name,
+		Zone: g.p.Dataplane.Meta.Labels[resources.TagZone]}
+	if in := g.p.Dataplane.Spec.Networking.Inbound; len(in) > 0 {
+		at.Service = in[0].Service()
+	}
+	return at
 }
 
 // logValues are the values of Kuma's access log operators on an inbound (in != nil) or on
@@ -57,6 +77,9 @@ func (g *generator) inboundOpsPolicies(in *core.Inbound, key rules.Inbound, l *l
 		g.fail(err)
 		g.fail(meshaccesslog.Attach(l, logs))
 	}
+	if g.ops.trace != nil {
+		g.fail(meshtrace.ConfigureListener(l, *g.ops.trace, g.traceAt(corev3.TrafficDirection_INBOUND, "")))
+	}
 }
 
 // outboundOpsPolicies adds the access logs of the to rule of the outbound's service.
@@ -68,6 +91,9 @@ func (g *generator) outboundOpsPolicies(o outbound, l *listenerv3.Listener) {
 			g.fail(meshaccesslog.Attach(l, logs))
 		}
 	}
+	if g.ops.trace != nil {
+		g.fail(meshtrace.ConfigureListener(l, *g.ops.trace, g.traceAt(corev3.TrafficDirection_OUTBOUND, o.service)))
+	}
 }
 
 // opsClusters adds the clusters of the collectors the operational policies send to.
@@ -76,6 +102,13 @@ func (g *generator) opsClusters() {
 		cs, err := g.ops.logs.Clusters()
 		g.fail(err)
 		for _, c := range cs {
+			g.addCluster(c)
+		}
+	}
+	if g.ops.trace != nil {
+		c, err := meshtrace.Cluster(*g.ops.trace)
+		g.fail(err)
+		if c != nil {
 			g.addCluster(c)
 		}
 	}

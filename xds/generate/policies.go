@@ -13,6 +13,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
@@ -29,6 +30,8 @@ type Policies struct {
 	RateLimits []rules.Policy[meshratelimit.Conf]
 	// AccessLogs log what inbounds receive and outbounds send.
 	AccessLogs []rules.Policy[meshaccesslog.Conf]
+	// Traces turn on tracing in HTTP listeners.
+	Traces []rules.Policy[meshtrace.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type

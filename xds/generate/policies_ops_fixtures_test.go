@@ -7,6 +7,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
@@ -126,5 +127,38 @@ func meshAccessLogs() *generate.Proxy {
       default:
         backends: [{type: File, file: {path: /var/log/batch.log, format: {type: Plain, plain: "%KUMA_SOURCE_SERVICE% %REQ(:PATH)%"}}}]`),
 	}
+	return p
+}
+
+func tracePolicy(name, spec string) rules.Policy[meshtrace.Conf] {
+	r := decodePolicy(meshtrace.Descriptor, name, spec)
+	return meshtrace.Policy(r.Meta, r.Spec.(*meshtrace.Spec))
+}
+
+// meshTraces: a mesh-wide Zipkin policy with sampling and tags, overridden for the web
+// service by an OpenTelemetry collector (the sampling and tags stay): HTTP listeners trace,
+// the TCP ones do not, and one collector cluster is added.
+func meshTraces() *generate.Proxy {
+	p := policyProxy()
+	p.Dataplane.Meta.Labels = map[string]string{"kuma.io/zone": "zone-1"}
+	p.Policies.Traces = []rules.Policy[meshtrace.Conf]{
+		tracePolicy("mesh-zipkin", `
+  targetRef: {kind: Mesh}
+  default:
+    backends: [{type: Zipkin, zipkin: {url: "http://jaeger:9411/api/v2/spans"}}]
+    sampling: {overall: 80, random: "50.5"}
+    tags: [{name: team, literal: core}, {name: env, header: {name: x-env, default: prod}}]`),
+		tracePolicy("web-otel", `
+  targetRef: {kind: MeshService, name: web}
+  default:
+    backends: [{type: OpenTelemetry, openTelemetry: {endpoint: "10.0.0.9"}}]`),
+	}
+	return p
+}
+
+// meshTracesZipkin: only the mesh-wide Zipkin policy, to show the Zipkin provider.
+func meshTracesZipkin() *generate.Proxy {
+	p := meshTraces()
+	p.Policies.Traces = p.Policies.Traces[:1]
 	return p
 }

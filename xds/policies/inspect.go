@@ -10,6 +10,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -46,6 +47,7 @@ var matchers = []matcher{
 	typed(meshtcproute.Descriptor, rules.Options{}, meshtcproute.Policy),
 	typed(meshratelimit.Descriptor, meshratelimit.Options, meshratelimit.Policy),
 	typed(meshaccesslog.Descriptor, meshaccesslog.Options, meshaccesslog.Policy),
+	typed(meshtrace.Descriptor, rules.Options{}, meshtrace.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

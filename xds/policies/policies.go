@@ -11,6 +11,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -24,5 +25,6 @@ func Descriptors() []*resources.Descriptor {
 		meshtcproute.Descriptor,
 		meshratelimit.Descriptor,
 		meshaccesslog.Descriptor,
+		meshtrace.Descriptor,
 	}
 }
