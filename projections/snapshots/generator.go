@@ -9,6 +9,7 @@ import (
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -70,6 +71,11 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshtrace.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtrace.Spec); ok {
 			proxy.Policies.Traces = append(proxy.Policies.Traces, meshtrace.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshproxypatch.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshproxypatch.Spec); ok {
+			proxy.Policies.ProxyPatches = append(proxy.Policies.ProxyPatches, meshproxypatch.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

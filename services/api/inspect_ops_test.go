@@ -93,3 +93,29 @@ func TestInspectMeshTrace(t *testing.T) {
 		t.Errorf("MeshTrace (-want +got):\n%s", diff)
 	}
 }
+
+const proxyPatchMeshJSON = `{"type":"MeshProxyPatch","mesh":"default","name":"z-mesh","spec":{
+ "targetRef":{"kind":"Mesh"},
+ "default":{"appendModifications":[{"cluster":{"operation":"Remove","match":{"name":"x"}}}]}}}`
+
+const proxyPatchWebJSON = `{"type":"MeshProxyPatch","mesh":"default","name":"b-web","spec":{
+ "targetRef":{"kind":"MeshService","name":"web"},
+ "default":{"appendModifications":[{"cluster":{"operation":"Remove","match":{"name":"y"}}}]}}}`
+
+// The modifications of every MeshProxyPatch selecting the proxy are listed in the order
+// they run: the mesh-wide policy's first, whatever the names.
+func TestInspectMeshProxyPatch(t *testing.T) {
+	c, _ := newClient(t)
+	c.must("PUT", "/meshes/default/dataplanes/web-1", inspectDataplaneJSON, 201)
+	c.must("PUT", "/meshes/default/meshproxypatches/b-web", proxyPatchWebJSON, 201)
+	c.must("PUT", "/meshes/default/meshproxypatches/z-mesh", proxyPatchMeshJSON, 201)
+
+	got := opsRules(t, c)["MeshProxyPatch"]["outbound backend"]
+	remove := func(name string) any {
+		return map[string]any{"cluster": map[string]any{"operation": "Remove", "match": map[string]any{"name": name}}}
+	}
+	want := map[string]any{"appendModifications": []any{remove("x"), remove("y")}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("MeshProxyPatch (-want +got):\n%s", diff)
+	}
+}

@@ -22,7 +22,11 @@ func Generate(p *Proxy) (*Resources, error) {
 	if g.err != nil {
 		return nil, fmt.Errorf("generate %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, g.err)
 	}
-	return g.b.build(), nil
+	res := g.b.build()
+	if err := g.proxyPatch(res); err != nil {
+		return nil, fmt.Errorf("generate %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, err)
+	}
+	return res, nil
 }
 
 func checkProxy(p *Proxy) error {

@@ -49,6 +49,7 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshaccesslog":    gen(meshAccessLogs),
 		"meshtrace":        gen(meshTraces),
 		"meshtrace-zipkin": gen(meshTracesZipkin),
+		"meshproxypatch":   gen(meshProxyPatches),
 	}
 }
 

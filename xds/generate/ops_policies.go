@@ -1,13 +1,19 @@
 package generate
 
 import (
+	"fmt"
+	"strings"
+
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -24,6 +30,8 @@ type opsMatched struct {
 	logs *meshaccesslog.Builder
 	// trace is the merged MeshTrace conf of the proxy (one for all its listeners).
 	trace *meshtrace.Conf
+	// patches are the MeshProxyPatch modifications of the proxy, least specific policy's first.
+	patches []meshproxypatch.Modification
 }
 
 func (g *generator) matchOpsPolicies() {
@@ -39,6 +47,56 @@ func (g *generator) matchOpsPolicies() {
 	} else if r, ok := rules.ComputeRule(res.To, nil); ok {
 		g.ops.trace = &r.Conf
 	}
+	if res, err := rules.Compute(dp, g.p.Policies.ProxyPatches, rules.Options{}); err != nil {
+		g.fail(err)
+	} else if r, ok := rules.ComputeRule(res.To, nil); ok && r.Conf.AppendModifications != nil {
+		g.ops.patches = *r.Conf.AppendModifications
+	}
+}
+
+// proxyPatch applies the MeshProxyPatch modifications to the finished resources, last, as
+// Kuma does, and validates the result: a modification that produces a config Envoy would
+// reject fails generation (the proxy keeps its previous config) instead of reaching it.
+func (g *generator) proxyPatch(res *Resources) error {
+	if len(g.ops.patches) == 0 {
+		return nil
+	}
+	r := &meshproxypatch.Resources{Listeners: res.Listeners, Clusters: res.Clusters, Origin: origin}
+	if err := meshproxypatch.Apply(r, g.ops.patches); err != nil {
+		return err
+	}
+	res.Listeners, res.Clusters = r.Listeners, r.Clusters
+	if err := Validate(res); err != nil {
+		return fmt.Errorf("meshproxypatch produced invalid config: %w", err)
+	}
+	return nil
+}
+
+// origin is the origin of a generated resource, in Kuma's names, which MeshProxyPatch
+// matches select by.
+func origin(m proto.Message) string {
+	switch r := m.(type) {
+	case *listenerv3.Listener:
+		switch r.GetTrafficDirection() {
+		case corev3.TrafficDirection_INBOUND:
+			return "inbound"
+		case corev3.TrafficDirection_OUTBOUND:
+			return "outbound"
+		}
+	case *clusterv3.Cluster:
+		name := r.GetName()
+		switch {
+		case strings.HasPrefix(name, "localhost:"):
+			return "inbound"
+		case r.GetType() == clusterv3.Cluster_EDS:
+			return "outbound"
+		case strings.HasPrefix(name, "meshaccesslog:"):
+			return "meshaccesslog"
+		case strings.HasPrefix(name, "meshtrace:"):
+			return "mesh-trace"
+		}
+	}
+	return "admin"
 }
 
 // traceAt describes a listener for MeshTrace: the proxy's service (Kuma's IdentifyingName),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
@@ -32,6 +33,8 @@ type Policies struct {
 	AccessLogs []rules.Policy[meshaccesslog.Conf]
 	// Traces turn on tracing in HTTP listeners.
 	Traces []rules.Policy[meshtrace.Conf]
+	// ProxyPatches modify the generated resources, last.
+	ProxyPatches []rules.Policy[meshproxypatch.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type

@@ -6,6 +6,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/generate"
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
@@ -160,5 +161,71 @@ func meshTraces() *generate.Proxy {
 func meshTracesZipkin() *generate.Proxy {
 	p := meshTraces()
 	p.Policies.Traces = p.Policies.Traces[:1]
+	return p
+}
+
+func proxyPatchPolicy(name, spec string) rules.Policy[meshproxypatch.Conf] {
+	r := decodePolicy(meshproxypatch.Descriptor, name, spec)
+	return meshproxypatch.Policy(r.Meta, r.Spec.(*meshproxypatch.Spec))
+}
+
+// meshProxyPatches: a mesh-wide patch and a more specific one whose modifications come
+// after it: cluster patch by value (duration replaced) and add, listener JSON patch, HTTP
+// filter AddBefore and Remove, network filter JSON patch, virtual host patch.
+func meshProxyPatches() *generate.Proxy {
+	p := policyProxy()
+	p.Policies.ProxyPatches = []rules.Policy[meshproxypatch.Conf]{
+		proxyPatchPolicy("web-patches", `
+  targetRef: {kind: MeshService, name: web}
+  default:
+    appendModifications:
+      - httpFilter:
+          operation: AddBefore
+          match: {name: envoy.filters.http.router, listenerTags: {kuma.io/service: backend}}
+          value: |
+            name: envoy.filters.http.local_ratelimit
+            typedConfig:
+              '@type': type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+              statPrefix: patched
+      - httpFilter:
+          operation: Remove
+          match: {name: envoy.filters.http.grpc_stats, origin: outbound}
+      - networkFilter:
+          operation: Patch
+          match: {name: envoy.filters.network.tcp_proxy, origin: inbound}
+          jsonPatches:
+            - {op: replace, path: /statPrefix, value: patched_tcp}
+      - virtualHost:
+          operation: Patch
+          match: {routeConfigurationName: "outbound:backend"}
+          value: |
+            retryPolicy:
+              numRetries: 3`),
+		proxyPatchPolicy("mesh-patches", `
+  targetRef: {kind: Mesh}
+  default:
+    appendModifications:
+      - cluster:
+          operation: Patch
+          match: {name: backend, origin: outbound}
+          value: |
+            connectTimeout: 7s
+      - cluster:
+          operation: Add
+          value: |
+            name: extra
+            connectTimeout: 1s
+            type: STATIC
+            loadAssignment:
+              clusterName: extra
+              endpoints:
+                - lbEndpoints:
+                    - endpoint: {address: {socketAddress: {address: 127.0.0.1, portValue: 9999}}}
+      - listener:
+          operation: Patch
+          match: {origin: inbound}
+          jsonPatches:
+            - {op: add, path: /perConnectionBufferLimitBytes, value: 32768}`),
+	}
 	return p
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -48,6 +49,7 @@ var matchers = []matcher{
 	typed(meshratelimit.Descriptor, meshratelimit.Options, meshratelimit.Policy),
 	typed(meshaccesslog.Descriptor, meshaccesslog.Options, meshaccesslog.Policy),
 	typed(meshtrace.Descriptor, rules.Options{}, meshtrace.Policy),
+	typed(meshproxypatch.Descriptor, rules.Options{}, meshproxypatch.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

@@ -7,6 +7,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
 	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
@@ -26,5 +27,6 @@ func Descriptors() []*resources.Descriptor {
 		meshratelimit.Descriptor,
 		meshaccesslog.Descriptor,
 		meshtrace.Descriptor,
+		meshproxypatch.Descriptor,
 	}
 }
