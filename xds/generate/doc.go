@@ -37,6 +37,10 @@
 //   - MeshTimeout, MeshRetry, MeshHTTPRoute, MeshTCPRoute (Proxy.Policies, policies.go):
 //     matched with xds/policies/rules, applied by each policy folder's configurer to the
 //     listeners, routes and clusters built here; routes add clusters for their backends.
+//   - MeshRateLimit (policies.go), MeshAccessLog, MeshTrace, MeshProxyPatch
+//     (ops_policies.go): rate limit filters on inbounds, access logs and tracing on inbound
+//     and outbound listeners with their collector clusters, then the proxy patches, applied
+//     to the finished resources and validated before Generate returns them.
 //
 // Load assignments are written for Envoy and grpc-go alike: one locality per zone, each with
 // a weight, priorities without gaps, no address twice (see loadAssignment).
@@ -45,5 +49,5 @@
 // (serverTransportSocket, clientTransportSocket), the admin API's mTLS filter chain,
 // transparent proxying, gateways, zone ingress and egress listeners, MeshService backendRef
 // outbounds (skipped), and the other policies (circuit breakers, health checks, load
-// balancing, fault injection, rate limits, logging, tracing, proxy patches).
+// balancing, fault injection).
 package generate
