@@ -30,7 +30,7 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 		Mesh:      generate.Mesh{Name: in.Mesh.Meta.Name, Spec: meshSpec},
 		Dataplane: generate.Dataplane{Meta: in.Dataplane.Meta, Spec: dpSpec},
 		Zone:      in.Zone,
-		Admin:     generate.Admin{Port: in.Client.AdminPort},
+		Admin:     generate.Admin{Port: in.Client.AdminPort, WorkDir: in.Client.WorkDir},
 		Endpoints: in.Endpoints,
 	}
 	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {

@@ -1,6 +1,15 @@
 package snapshots
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
+)
 
 // The operational policies reach the proxies of their mesh by event, like the traffic ones:
 // applying one changes the proxy's published config, deleting it restores the config.
@@ -70,5 +79,40 @@ func TestBrokenProxyPatchIsNotPublished(t *testing.T) {
 	h.settle()
 	if h.rec.versions["default.a"][resourceListenerType] == before[resourceListenerType] {
 		t.Fatal("the config after the fix was not published")
+	}
+}
+
+// The agent's work directory from the node metadata places the access log socket of TCP
+// backends where kuma-dp listens.
+func TestAccessLogSocketUnderWorkDir(t *testing.T) {
+	decode := func(desc *resources.Descriptor, doc string) *resources.Resource {
+		r, err := resources.DecodeAs(desc, []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	in := Input{
+		Client:    Client{NodeID: "default.a", Mesh: "default", Name: "a", WorkDir: "/run/kuma-dp"},
+		Mesh:      decode(core.MeshType, `{"type":"Mesh","name":"default"}`),
+		Dataplane: decode(core.DataplaneType, dp("a", 18001, "a", "backend")),
+		Policies: map[string][]*resources.Resource{"MeshAccessLog": {decode(meshaccesslog.Descriptor, `{"type":"MeshAccessLog","mesh":"default","name":"al","spec":{
+ "to":[{"targetRef":{"kind":"Mesh"},"default":{"backends":[{"type":"Tcp","tcp":{"address":"logs:5000"}}]}}]}}`)}},
+	}
+	byType, _, err := Generate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/run/kuma-dp/kuma-al-a-default.sock"
+	found := false
+	for _, r := range byType[resourceListenerType] {
+		b, err := protojson.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = found || strings.Contains(string(b), `"path":"`+want+`"`)
+	}
+	if !found {
+		t.Errorf("no access log writes to %s", want)
 	}
 }

@@ -33,6 +33,9 @@ type Client struct {
 	AdminPort uint32
 	// GRPC marks grpc-go xDS clients, which consume API listeners named after services.
 	GRPC bool
+	// WorkDir is the agent's work directory (node metadata "workdir"), where kuma-dp
+	// listens for the access log entries of TCP backends.
+	WorkDir string
 }
 
 // Generator builds a proxy's resources and per-type versions from its inputs.

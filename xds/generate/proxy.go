@@ -62,8 +62,8 @@ type Admin struct {
 	// ReadinessPort is dataplane.readinessReporter.port; 0 routes /ready to Envoy's own
 	// admin /ready instead of kuma-dp's readiness reporter.
 	ReadinessPort uint32
-	// WorkDir is kuma-dp's work directory, where its access log socket lives ("" until the
-	// node metadata is passed through: the socket path is then relative, as in Kuma).
+	// WorkDir is kuma-dp's work directory (node metadata "workdir"), where its access log
+	// socket lives; without it the socket path is relative, as in Kuma.
 	WorkDir string
 }
 
