@@ -45,11 +45,6 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshtimeout-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshTimeoutsGRPCClient())
 		},
-		"meshratelimit":    gen(meshRateLimits),
-		"meshaccesslog":    gen(meshAccessLogs),
-		"meshtrace":        gen(meshTraces),
-		"meshtrace-zipkin": gen(meshTracesZipkin),
-		"meshproxypatch":   gen(meshProxyPatches),
 	}
 }
 
