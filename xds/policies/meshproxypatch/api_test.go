@@ -141,3 +141,39 @@ func TestGolden(t *testing.T) {
 	resourcetest.GoldenManifests(t, reg, env,
 		resourcetest.WantKeys("type", "mesh", "name", "creationTime", "modificationTime", "labels", "kri", "spec"))
 }
+
+// Kuma's "invalid cluster modifications" case, entry by entry (Kuma's parse error text for
+// '{' differs from protojson's; the prefix and path are the same).
+func TestValidationKumaClusterCase(t *testing.T) {
+	r := decode(t, mods(`
+  - cluster: {operation: AddFirst}
+  - cluster: {operation: Add, value: "{"}
+  - cluster: {operation: Patch, value: "{"}
+  - cluster: {operation: Add, match: {name: "inbound:127.0.0.1:80"}, value: "name: xyz"}
+  - cluster: {operation: Remove, value: "name: xyz"}
+  - cluster: {operation: Add}
+  - cluster: {operation: Patch}
+  - cluster: {operation: Patch, value: "{}", jsonPatches: [{op: remove, path: ""}]}`))
+	const m = "spec.default.appendModifications"
+	want := []v{
+		{m + "[0].cluster.operation", `invalid operation. Available operations: "Add", "Patch", "Remove"`},
+		{m + "[1].cluster.value", "native Envoy resource is not valid: "},
+		{m + "[2].cluster.value", "native Envoy resource is not valid: "},
+		{m + "[3].cluster.match", "must not be defined"},
+		{m + "[4].cluster.value", "must not be defined"},
+		{m + "[5].cluster.value", "must be defined"},
+		{m + "[6].cluster", "cluster must have exactly one defined: value, jsonPatches"},
+		{m + "[7].cluster", "cluster must have only one type defined: value, jsonPatches"},
+	}
+	var got []v
+	for _, x := range r.Spec.Validate().Violations {
+		msg := x.Message
+		if strings.HasPrefix(msg, "native Envoy resource is not valid: ") {
+			msg = "native Envoy resource is not valid: "
+		}
+		got = append(got, v{x.Field, msg})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
