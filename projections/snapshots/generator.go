@@ -7,14 +7,18 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/xds/generate"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -36,7 +40,7 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 		Mesh:      generate.Mesh{Name: in.Mesh.Meta.Name, Spec: meshSpec},
 		Dataplane: generate.Dataplane{Meta: in.Dataplane.Meta, Spec: dpSpec},
 		Zone:      in.Zone,
-		Admin:     generate.Admin{Port: in.Client.AdminPort},
+		Admin:     generate.Admin{Port: in.Client.AdminPort, WorkDir: in.Client.WorkDir},
 		Endpoints: in.Endpoints,
 	}
 	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {
@@ -82,6 +86,26 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 	for _, p := range in.Policies[meshfaultinjection.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshfaultinjection.Spec); ok {
 			proxy.Policies.Faults = append(proxy.Policies.Faults, meshfaultinjection.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshratelimit.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshratelimit.Spec); ok {
+			proxy.Policies.RateLimits = append(proxy.Policies.RateLimits, meshratelimit.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshaccesslog.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshaccesslog.Spec); ok {
+			proxy.Policies.AccessLogs = append(proxy.Policies.AccessLogs, meshaccesslog.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshtrace.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshtrace.Spec); ok {
+			proxy.Policies.Traces = append(proxy.Policies.Traces, meshtrace.Policy(p.Meta, spec))
+		}
+	}
+	for _, p := range in.Policies[meshproxypatch.Descriptor.Name] {
+		if spec, ok := p.Spec.(*meshproxypatch.Spec); ok {
+			proxy.Policies.ProxyPatches = append(proxy.Policies.ProxyPatches, meshproxypatch.Policy(p.Meta, spec))
 		}
 	}
 	build := generate.Generate

@@ -29,9 +29,12 @@ type Publisher interface {
 
 // Client describes a connected proxy: what it is and which flavour of config it needs.
 type Client struct {
-	NodeID    string
-	Mesh      string
-	Name      string
+	NodeID string
+	Mesh   string
+	Name   string
+	// WorkDir is the agent's work directory (node metadata "workdir"), where kuma-dp
+	// listens for the access log entries of TCP backends.
+	WorkDir   string
 	AdminPort uint32
 	// GRPC marks grpc-go xDS clients, which consume API listeners named after services.
 	GRPC bool

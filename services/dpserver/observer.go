@@ -33,7 +33,8 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 		Ingress: ZoneProxyType(s) == "ZoneIngress", Egress: ZoneProxyType(s) == "ZoneEgress",
 		// grpc-go announces itself as "gRPC Go"; such clients resolve services through API
 		// listeners named after them instead of Envoy's port-bound listeners.
-		GRPC: strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
+		GRPC:    strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
+		WorkDir: s.Node.GetMetadata().GetFields()[bootstrap.MetadataWorkdir].GetStringValue(),
 	})
 	return nil
 }

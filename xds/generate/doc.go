@@ -41,12 +41,18 @@
 //     (policies_upstream.go): clusters, load assignment priorities, route hash policies and
 //     inbound fault filters; grpc-go clients get what grpc-go accepts, and inject the faults
 //     of their proxyless destinations.
+//   - MeshRateLimit (policies.go), MeshAccessLog, MeshTrace, MeshProxyPatch
+//     (ops_policies.go): rate limit filters on inbounds, access logs and tracing on inbound
+//     and outbound listeners with their collector clusters, then the proxy patches, applied
+//     to the finished resources and validated before Generate returns them.
 //
 // Load assignments are written for Envoy and grpc-go alike: one locality per zone, each with
 // a weight, priorities without gaps, no address twice (see loadAssignment).
 //
+// Zone ingress and egress proxies get their own generators (ingress.go): TLS passthrough
+// routed by SNI.
+//
 // Not generated yet, each with a seam: TLS transport sockets and SDS secrets
 // (serverTransportSocket, clientTransportSocket), the admin API's mTLS filter chain,
-// transparent proxying, gateways, zone ingress and egress listeners, MeshService backendRef
-// outbounds (skipped), and the other policies (rate limits, logging, tracing, proxy patches).
+// transparent proxying, gateways, and MeshService backendRef outbounds (skipped).
 package generate

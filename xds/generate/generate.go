@@ -17,11 +17,16 @@ func Generate(p *Proxy) (*Resources, error) {
 	g.matchPolicies()
 	g.inbounds()
 	g.outbounds()
+	g.opsClusters()
 	g.admin()
 	if g.err != nil {
 		return nil, fmt.Errorf("generate %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, g.err)
 	}
-	return g.b.build(), nil
+	res := g.b.build()
+	if err := g.proxyPatch(res); err != nil {
+		return nil, fmt.Errorf("generate %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, err)
+	}
+	return res, nil
 }
 
 func checkProxy(p *Proxy) error {
@@ -43,6 +48,8 @@ type generator struct {
 	m matched
 	// grpcClient is set for GRPCClient: policies then emit only what grpc-go accepts.
 	grpcClient bool
+	// ops is what the operational policies mean for the proxy (ops_policies.go).
+	ops opsMatched
 }
 
 // serverTransportSocket is the seam for inbound mTLS: with mTLS on, Kuma terminates TLS here

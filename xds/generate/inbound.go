@@ -32,6 +32,7 @@ func (g *generator) inbounds() {
 		g.fail(err)
 		listener := g.inboundListener(in, iface, protocol, local, rbac)
 		g.inboundPolicies(rules.InboundOf(n, in), listener, cluster, protocol)
+		g.inboundOpsPolicies(in, rules.InboundOf(n, in), listener, protocol)
 		g.b.clusters.add(cluster)
 		g.b.listeners.add(listener)
 	}

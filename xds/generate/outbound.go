@@ -80,6 +80,7 @@ func (g *generator) outbounds() {
 	for _, o := range resolveOutbounds(g.p) {
 		listener, backends := g.outboundListener(o)
 		g.outboundPolicies(o, listener)
+		g.outboundOpsPolicies(o, listener)
 		g.b.listeners.add(listener)
 		g.backendClusters(o, backends)
 	}

@@ -6,14 +6,19 @@ import (
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
+
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
 
@@ -31,6 +36,14 @@ type Policies struct {
 	HealthChecks    []rules.Policy[meshhealthcheck.Conf]
 	LoadBalancing   []rules.Policy[meshloadbalancingstrategy.Conf]
 	Faults          []rules.Policy[meshfaultinjection.Conf]
+	// RateLimits limit what inbounds receive.
+	RateLimits []rules.Policy[meshratelimit.Conf]
+	// AccessLogs log what inbounds receive and outbounds send.
+	AccessLogs []rules.Policy[meshaccesslog.Conf]
+	// Traces turn on tracing in HTTP listeners.
+	Traces []rules.Policy[meshtrace.Conf]
+	// ProxyPatches modify the generated resources, last.
+	ProxyPatches []rules.Policy[meshproxypatch.Conf]
 }
 
 // matched is what the policies mean for this proxy. A nil result means no policy of the type
@@ -42,6 +55,7 @@ type matched struct {
 	http     *rules.Result[meshhttproute.Conf]
 	tcp      *rules.Result[meshtcproute.Rule]
 	upstream upstreamPolicies
+	rateLim  *rules.Result[meshratelimit.Conf]
 }
 
 func (g *generator) matchPolicies() {
@@ -67,6 +81,12 @@ func (g *generator) matchPolicies() {
 		g.m.tcp = res
 	}
 	g.matchUpstream()
+	if res, err := rules.Compute(dp, g.p.Policies.RateLimits, meshratelimit.Options); err != nil {
+		g.fail(err)
+	} else if len(res.Policies) > 0 {
+		g.m.rateLim = res
+	}
+	g.matchOpsPolicies()
 }
 
 // routesFor looks up the route policies of an outbound. As in Kuma, an HTTP service with a
@@ -131,6 +151,15 @@ func (g *generator) inboundPolicies(key rules.Inbound, l *listenerv3.Listener, l
 		}
 	}
 	g.inboundUpstream(key, l, local)
+	// Rate limits: the same catch-all rule. Rules matching a client's SPIFFE ID are not
+	// applied: they need the peer's certificate, and inbound mTLS is not generated yet.
+	if t := g.m.rateLim; t != nil {
+		conf, _, hasCatchAll, err := t.CatchAll(key)
+		g.fail(err)
+		if hasCatchAll || len(t.InboundRules[key]) == 0 {
+			g.fail(meshratelimit.ConfigureInbound(l, conf))
+		}
+	}
 }
 
 // outboundPolicies configures an outbound's listener with the to rules of its service.

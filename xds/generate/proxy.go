@@ -62,6 +62,9 @@ type Admin struct {
 	// ReadinessPort is dataplane.readinessReporter.port; 0 routes /ready to Envoy's own
 	// admin /ready instead of kuma-dp's readiness reporter.
 	ReadinessPort uint32
+	// WorkDir is kuma-dp's work directory (node metadata "workdir"), where its access log
+	// socket lives; without it the socket path is relative, as in Kuma.
+	WorkDir string
 }
 
 // Endpoint is one instance of a service: a dataplane inbound or, for other zones, a zone

@@ -4,14 +4,18 @@ import (
 	"fmt"
 
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 	"github.com/jetmesh/jetmesh/xds/policies/rules"
 )
@@ -50,6 +54,10 @@ var matchers = []matcher{
 	typed(meshhealthcheck.Descriptor, rules.Options{}, meshhealthcheck.Policy),
 	typed(meshloadbalancingstrategy.Descriptor, rules.Options{}, meshloadbalancingstrategy.Policy),
 	typed(meshfaultinjection.Descriptor, rules.Options{}, meshfaultinjection.Policy),
+	typed(meshratelimit.Descriptor, meshratelimit.Options, meshratelimit.Policy),
+	typed(meshaccesslog.Descriptor, meshaccesslog.Options, meshaccesslog.Policy),
+	typed(meshtrace.Descriptor, rules.Options{}, meshtrace.Policy),
+	typed(meshproxypatch.Descriptor, rules.Options{}, meshproxypatch.Policy),
 }
 
 // permissionPolicy reads a MeshTrafficPermission for inspection: its from actions and its

@@ -5,14 +5,18 @@ package policies
 
 import (
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/xds/policies/meshaccesslog"
 	"github.com/jetmesh/jetmesh/xds/policies/meshcircuitbreaker"
 	"github.com/jetmesh/jetmesh/xds/policies/meshfaultinjection"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhealthcheck"
 	"github.com/jetmesh/jetmesh/xds/policies/meshhttproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshloadbalancingstrategy"
+	"github.com/jetmesh/jetmesh/xds/policies/meshproxypatch"
+	"github.com/jetmesh/jetmesh/xds/policies/meshratelimit"
 	"github.com/jetmesh/jetmesh/xds/policies/meshretry"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtcproute"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtimeout"
+	"github.com/jetmesh/jetmesh/xds/policies/meshtrace"
 	"github.com/jetmesh/jetmesh/xds/policies/meshtrafficpermission"
 )
 
@@ -28,5 +32,9 @@ func Descriptors() []*resources.Descriptor {
 		meshhealthcheck.Descriptor,
 		meshloadbalancingstrategy.Descriptor,
 		meshfaultinjection.Descriptor,
+		meshratelimit.Descriptor,
+		meshaccesslog.Descriptor,
+		meshtrace.Descriptor,
+		meshproxypatch.Descriptor,
 	}
 }
