@@ -99,6 +99,18 @@ type DPServerConfig struct {
 	Interface string `json:"interface"`
 	// Hosts the generated CP certificate is valid for, besides localhost and the hostname.
 	Hosts []string `json:"hosts"`
+	// Authn: how proxies authenticate (kuma-cp's dpServer.authn).
+	Authn struct {
+		DPProxy struct {
+			// Type: "none" or "dpToken" (Kuma's default on Universal; jetmesh's default stays
+			// "none" until mTLS lands, so the quick start needs no token — logged loudly).
+			Type string `json:"type"`
+		} `json:"dpProxy"`
+		ZoneProxy struct {
+			// Type: "none" or "zoneToken".
+			Type string `json:"type"`
+		} `json:"zoneProxy"`
+	} `json:"authn"`
 }
 
 // XDSConfig mirrors kuma-cp's xdsServer settings that apply here.
@@ -186,6 +198,8 @@ func DefaultConfig() Config {
 	c.Defaults.MeshName = "default"
 	c.DPServer.Port = 5678
 	c.DPServer.Interface = "127.0.0.1"
+	c.DPServer.Authn.DPProxy.Type = "none"
+	c.DPServer.Authn.ZoneProxy.Type = "none"
 	c.XDS.DataplaneDeregistrationDelay = Duration(10 * time.Second)
 	c.XDS.DataplaneStatusFlushInterval = Duration(10 * time.Second)
 	c.XDS.DataplaneCleanupAge = Duration(72 * time.Hour)
@@ -254,6 +268,12 @@ func (c Config) Validate() error {
 	if !c.Defaults.SkipMesh && c.Defaults.MeshName == "" {
 		errs = append(errs, fmt.Errorf("defaults.meshName must not be empty"))
 	}
+	if t := c.DPServer.Authn.DPProxy.Type; t != "none" && t != "dpToken" {
+		errs = append(errs, fmt.Errorf("dpServer.authn.dpProxy.type %q: must be none or dpToken", t))
+	}
+	if t := c.DPServer.Authn.ZoneProxy.Type; t != "none" && t != "zoneToken" {
+		errs = append(errs, fmt.Errorf("dpServer.authn.zoneProxy.type %q: must be none or zoneToken", t))
+	}
 	if c.DPServer.Port < 0 || c.DPServer.Port > 65535 {
 		errs = append(errs, fmt.Errorf("dpServer.port %d out of range", c.DPServer.Port))
 	}
@@ -313,6 +333,8 @@ var envVars = []envvar.Var[Config]{
 	envvar.Bool("KUMA_API_SERVER_READ_ONLY", func(c *Config) *bool { return &c.APIServer.ReadOnly }),
 	envvar.Int("KUMA_DP_SERVER_PORT", func(c *Config) *int { return &c.DPServer.Port }),
 	envvar.String("JETMESH_DP_SERVER_INTERFACE", func(c *Config) *string { return &c.DPServer.Interface }),
+	envvar.String("KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE", func(c *Config) *string { return &c.DPServer.Authn.DPProxy.Type }),
+	envvar.String("KUMA_DP_SERVER_AUTHN_ZONE_PROXY_TYPE", func(c *Config) *string { return &c.DPServer.Authn.ZoneProxy.Type }),
 	durationVar("KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay }),
 	durationVar("KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval }),
 	durationVar("KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE", func(c *Config) *Duration { return &c.XDS.DataplaneCleanupAge }),

@@ -12,6 +12,7 @@ import (
 	"github.com/jetmesh/jetmesh/projections"
 	"github.com/jetmesh/jetmesh/projections/snapshots"
 	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/dpserver"
 	"github.com/jetmesh/jetmesh/services/manager"
 	"github.com/jetmesh/jetmesh/xds/server"
@@ -49,12 +50,15 @@ func newLifecycle(lc fx.Lifecycle, cfg Config, m *manager.Manager, inst instance
 }
 
 func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *snapshots.Projector,
-	life *dpserver.Lifecycle, m *manager.Manager, log *slog.Logger) *dpserver.Server {
+	life *dpserver.Lifecycle, m *manager.Manager, a *api.Server, log *slog.Logger) *dpserver.Server {
 	log = log.With("component", "dp-server")
-	log.Warn("dataplane authentication is off: any proxy that reaches the DP server is served (tokens are not implemented yet)")
+	auth := newProxyAuth(m, cfg)
+	if cfg.DPServer.Authn.DPProxy.Type == AuthnNone {
+		log.Warn("dataplane authentication is off (dpServer.authn.dpProxy.type=none): any proxy that reaches the DP server is served; set KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=dpToken")
+	}
 	obs := &dpserver.Observer{Lifecycle: life, Snapshots: proj}
 	ctx, cancel := context.WithCancel(context.Background())
-	xds := server.New(ctx, snaps, server.NoAuthentication{}, obs, log)
+	xds := server.New(ctx, snaps, auth, obs, log)
 	obs.Streams = xds
 	dcfg := dpserver.DefaultConfig()
 	dcfg.Address, dcfg.Port, dcfg.Hosts = cfg.DPServer.Interface, cfg.DPServer.Port, cfg.DPServer.Hosts
@@ -62,7 +66,10 @@ func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *sna
 	var s *dpserver.Server
 	// The handler runs only after Start has loaded the certificate.
 	caCert := func() []byte { return s.CACertPEM() }
-	s = dpserver.New(dcfg, dpserver.NewBootstrapHandler(m, caCert, log), log)
+	bh := dpserver.NewBootstrapHandler(m, caCert, log)
+	bh.Authenticate = auth.check
+	s = dpserver.New(dcfg, bh, log)
+	a.Handle("/tokens/dataplane", auth.dataplaneTokenHandler())
 	xds.Register(s.GRPC())
 	lc.Append(fx.StartStopHook(s.Start, func(ctx context.Context) error {
 		// End the ADS streams first: a connected proxy keeps its stream open forever, and

@@ -1,6 +1,7 @@
 package dpserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sigs.k8s.io/yaml"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,9 @@ type BootstrapHandler struct {
 	mgr    *manager.Manager
 	caCert func() []byte // the DP server certificate, once it exists
 	log    *slog.Logger
+	// Authenticate, when set, checks the proxy's token (mesh, name, proxy type, token) before
+	// a bootstrap is handed out; ErrTokenRequired answers 422 with Kuma's message.
+	Authenticate func(ctx context.Context, mesh, name, proxyType, token string) error
 }
 
 // NewBootstrapHandler returns the handler; caCert returns the PEM proxies verify the CP with.
@@ -50,6 +55,23 @@ func (h *BootstrapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if req.CaCert != "" {
 		if err := bootstrap.CheckCA([]byte(req.CaCert)); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	if h.Authenticate != nil {
+		mesh, name := req.Mesh, req.Name
+		if meta, ok := inlineMeta(req.DataplaneResource); ok {
+			mesh, name = meta.Mesh, meta.Name
+			if mesh == "" && (req.ProxyType == "" || req.ProxyType == bootstrap.ProxyTypeDataplane) {
+				mesh = resources.DefaultMesh
+			}
+		}
+		if err := h.Authenticate(r.Context(), mesh, name, req.ProxyType, req.DataplaneToken); err != nil {
+			status := http.StatusUnauthorized
+			if errors.Is(err, bootstrap.ErrTokenRequired) {
+				status = http.StatusUnprocessableEntity
+			}
+			http.Error(w, err.Error(), status)
 			return
 		}
 	}
@@ -206,4 +228,19 @@ func requestHostPort(r *http.Request) (string, uint32) {
 		}
 	}
 	return host, port
+}
+
+// inlineMeta reads mesh and name from an inline resource (JSON or YAML), if there is one.
+func inlineMeta(doc string) (resources.Meta, bool) {
+	if doc == "" {
+		return resources.Meta{}, false
+	}
+	var m struct {
+		Mesh string `json:"mesh"`
+		Name string `json:"name"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+		return resources.Meta{}, false
+	}
+	return resources.Meta{Mesh: m.Mesh, Name: m.Name}, true
 }

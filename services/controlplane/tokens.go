@@ -1,0 +1,206 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/services/api"
+	"github.com/jetmesh/jetmesh/services/manager"
+	"github.com/jetmesh/jetmesh/services/tokens"
+	"github.com/jetmesh/jetmesh/xds/bootstrap"
+)
+
+// Proxy authentication modes (Kuma's KUMA_DP_SERVER_AUTHN_*_TYPE values).
+const (
+	AuthnNone      = "none"
+	AuthnDPToken   = "dpToken"
+	AuthnZoneToken = "zoneToken"
+)
+
+// proxyAuth checks proxy credentials on /bootstrap and on every xDS stream: dataplane tokens
+// signed with the mesh's key (the mesh Secret dataplane-token-signing-key-<mesh>), zone tokens
+// for zone ingresses and egresses signed with the global's zone key.
+type proxyAuth struct {
+	m        *manager.Manager
+	dpMode   string
+	zoneMode string
+	zone     string
+	// create: this CP may create a mesh's signing key (a standalone or global CP; a federated
+	// zone uses the keys the global replicates, so that one key signs for every zone).
+	create bool
+
+	mu      sync.Mutex
+	signers map[string]cachedSigner // by mesh, for the key revision it was built from
+}
+
+type cachedSigner struct {
+	revision uint64
+	signer   *tokens.Signer
+}
+
+func newProxyAuth(m *manager.Manager, cfg Config) *proxyAuth {
+	return &proxyAuth{m: m, dpMode: cfg.DPServer.Authn.DPProxy.Type, zoneMode: cfg.DPServer.Authn.ZoneProxy.Type,
+		zone: cfg.Multizone.Zone.Name, create: !cfg.Federated(), signers: map[string]cachedSigner{}}
+}
+
+// Authenticate implements xds/server.Authenticator.
+func (a *proxyAuth) Authenticate(ctx context.Context, node *corev3.Node, token string) error {
+	mesh, name, err := bootstrap.ParseProxyID(node.GetId())
+	if err != nil {
+		return err
+	}
+	pt := node.GetMetadata().GetFields()["dataplane.proxyType"].GetStringValue()
+	return a.check(ctx, mesh, name, pt, token)
+}
+
+// check verifies a proxy's token for its mesh, name and type.
+func (a *proxyAuth) check(ctx context.Context, mesh, name, proxyType, token string) error {
+	switch proxyType {
+	case "ingress", "egress":
+		if a.zoneMode != AuthnZoneToken {
+			return nil
+		}
+		if token == "" {
+			return errors.New("zone token is required: kumactl generate zone-token --zone <zone> --scope " + proxyType)
+		}
+		signer, err := a.zoneSigner()
+		if err != nil {
+			return err
+		}
+		claims, err := signer.VerifyZone(token, proxyType)
+		if err != nil {
+			return err
+		}
+		if claims.Zone != a.zone {
+			return fmt.Errorf("zone token is for zone %q, this control plane is zone %q", claims.Zone, a.zone)
+		}
+		return nil
+	}
+	if a.dpMode != AuthnDPToken {
+		return nil
+	}
+	if token == "" {
+		return bootstrap.ErrTokenRequired
+	}
+	signer, err := a.meshSigner(ctx, mesh, false)
+	if err != nil {
+		return err
+	}
+	_, err = signer.VerifyDataplane(token, mesh, name)
+	return err
+}
+
+// zoneSigner is the global's zone token key, replicated to zones with the global's log.
+func (a *proxyAuth) zoneSigner() (*tokens.Signer, error) {
+	name := tokens.ZoneSigningKeyPrefix + "-1"
+	e, ok := a.m.View().Get("GlobalSecret", "", name)
+	if !ok {
+		return nil, errors.New("no zone token signing key: zone tokens come from the global control plane")
+	}
+	sec, _ := e.Resource.Spec.(*core.Secret)
+	if sec == nil {
+		return nil, errors.New("zone token signing key: not a secret")
+	}
+	key, err := tokens.DecodeKey(sec.Data)
+	if err != nil {
+		return nil, err
+	}
+	return tokens.NewSigner(key, 1), nil
+}
+
+// meshSigner returns the mesh's dataplane token key, creating it when allowed and asked.
+func (a *proxyAuth) meshSigner(ctx context.Context, mesh string, create bool) (*tokens.Signer, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	name := tokens.DataplaneSigningKeyPrefix + "-" + mesh
+	if e, ok := a.m.View().Get("Secret", mesh, name); ok {
+		if c, ok := a.signers[mesh]; ok && c.revision == e.Revision {
+			return c.signer, nil // a rotated key is a new revision of the secret
+		}
+		sec, _ := e.Resource.Spec.(*core.Secret)
+		if sec == nil {
+			return nil, fmt.Errorf("secret %s: not a secret", name)
+		}
+		key, err := tokens.DecodeKey(sec.Data)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, err)
+		}
+		a.signers[mesh] = cachedSigner{revision: e.Revision, signer: tokens.NewSigner(key, 1)}
+		return a.signers[mesh].signer, nil
+	}
+	if !create || !a.create {
+		return nil, fmt.Errorf("mesh %q has no dataplane token signing key: generate a dataplane token first (on the global control plane in a multi-zone deployment)", mesh)
+	}
+	key, err := tokens.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	desc, _ := a.m.Registry().ByName("Secret")
+	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Mesh: mesh, Name: name}, Spec: &core.Secret{Data: tokens.EncodeKey(key)}}
+	if _, err := a.m.Apply(ctx, r, manager.Who{Actor: "control-plane", System: true}); err != nil {
+		return nil, fmt.Errorf("store dataplane token signing key of mesh %s: %w", mesh, err)
+	}
+	return tokens.NewSigner(key, 1), nil
+}
+
+// dataplaneTokenHandler serves POST /tokens/dataplane (kumactl generate dataplane-token).
+func (a *proxyAuth) dataplaneTokenHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const title = "Could not issue a token"
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			api.WriteError(w, http.StatusMethodNotAllowed, "Method not Allowed", r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		var req struct {
+			Name     string              `json:"name"`
+			Mesh     string              `json:"mesh"`
+			Tags     map[string][]string `json:"tags"`
+			Type     string              `json:"type"`
+			Workload string              `json:"workload"`
+			ValidFor string              `json:"validFor"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+			api.WriteError(w, http.StatusBadRequest, title, "invalid request body: "+err.Error())
+			return
+		}
+		if req.Mesh == "" {
+			req.Mesh = resources.DefaultMesh
+		}
+		if !a.m.MeshExists(req.Mesh) {
+			api.WriteError(w, http.StatusBadRequest, title, fmt.Sprintf("mesh %q does not exist", req.Mesh))
+			return
+		}
+		var validFor time.Duration
+		if req.ValidFor != "" {
+			d, err := time.ParseDuration(req.ValidFor)
+			if err != nil || d < 0 {
+				api.WriteError(w, http.StatusBadRequest, title, "validFor: not a positive duration (e.g. 24h)")
+				return
+			}
+			validFor = d
+		}
+		signer, err := a.meshSigner(r.Context(), req.Mesh, true)
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, title, err.Error())
+			return
+		}
+		tok, err := signer.IssueDataplane(tokens.DataplaneClaims{Name: req.Name, Mesh: req.Mesh, Tags: req.Tags,
+			Type: req.Type, Workload: req.Workload}, validFor)
+		if err != nil {
+			api.WriteError(w, http.StatusBadRequest, title, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte(tok))
+	})
+}
