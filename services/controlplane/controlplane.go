@@ -56,10 +56,12 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 		),
 		fx.Invoke(startCompactor),
 		modeModule(cfg),
-		// Invoking the API server last makes it start last: once GET / answers, everything
-		// else (projections, DP server) is up. Parts start in dependency order and stop in
-		// reverse.
-		fx.Invoke(func(*api.Server) {}),
+		// The API server starts last and stops first: once GET / answers, everything else
+		// (projections, DP server, zone sync) is up. Its hook is added here rather than where
+		// it is built, because other parts take the server to add endpoints and would
+		// otherwise pull its start ahead of their own. Parts start in dependency order and
+		// stop in reverse.
+		fx.Invoke(func(lc fx.Lifecycle, s *api.Server) { lc.Append(fx.StartStopHook(s.Start, s.Stop)) }),
 	)
 }
 
@@ -221,7 +223,7 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	return m
 }
 
-func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *pgAudit, cp *checkpointer,
+func newAPI(cfg Config, inst instance, m *manager.Manager, pg *pgAudit, cp *checkpointer,
 	log *slog.Logger) *api.Server {
 	s := api.New(cfg.apiConfig(), api.Info{
 		Product: ReportedProduct, Version: KumaAPIVersion, JetmeshVersion: Version,
@@ -231,6 +233,5 @@ func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *
 	if pg != nil {
 		s.SetAuditIndex(pg) // with store.type postgres, audit pages come from PostgreSQL
 	}
-	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s
 }

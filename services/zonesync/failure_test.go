@@ -2,13 +2,24 @@ package zonesync_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -148,9 +159,39 @@ func TestZoneCPOffline(t *testing.T) {
 // ADS stream is refused with it.
 func TestGlobalRefusesProxies(t *testing.T) {
 	g := cptest.Start(t, "", cptest.Global(cptest.FreePort(t)))
-	c := xdsClient(t, g, "default.web", "backend")
-	got := rpc(c)
-	if !strings.Contains(got, "this is a global control plane") {
-		t.Errorf("RPC through the global's xDS = %q, want the refusal's reason", got)
+	pem, err := os.ReadFile(g.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tlsCfg := &tls.Config{RootCAs: pool}
+	conn, err := grpc.NewClient(g.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: &corev3.Node{Id: "default.web"}, TypeUrl: resource.ListenerType}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	if grpcstatus.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "this is a global control plane") {
+		t.Errorf("ADS on the global: %v, want Unauthenticated with the reason", err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	resp, err := client.Post("https://"+g.DPAddress+"/bootstrap", "application/json", strings.NewReader(`{"mesh":"default","name":"web"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "this is a global control plane") {
+		t.Errorf("bootstrap on the global = %d %s, want 422 with the reason", resp.StatusCode, body)
 	}
 }
