@@ -30,6 +30,11 @@ type Config struct {
 	Env []string
 	// StartTimeout bounds the wait for both listeners (default 2 minutes).
 	StartTimeout time.Duration
+	// NoDPServer is set for a control plane that serves no dataplanes (a multi-zone global):
+	// only its API listener is waited for.
+	NoDPServer bool
+	// Name tells several started control planes apart in the log and the data directory.
+	Name string
 }
 
 // Process is a running control plane.
@@ -52,7 +57,11 @@ var (
 
 // Start runs the control plane and returns once its API and DP server listen.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) {
-	dir, err := os.MkdirTemp("", "jetmesh-bench-cp-")
+	prefix := "jetmesh-bench-cp-"
+	if cfg.Name != "" {
+		prefix += cfg.Name + "-"
+	}
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, fmt.Errorf("cp: data dir: %w", err)
 	}
@@ -84,7 +93,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) 
 	go func() { // owns stderr until the child exits
 		defer p.wg.Done()
 		defer logFile.Close()
-		p.scan(stderr, logFile, ready)
+		p.scan(stderr, logFile, ready, !cfg.NoDPServer)
 	}()
 	go func() { p.done <- cmd.Wait() }()
 	timeout := cfg.StartTimeout
@@ -93,7 +102,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) 
 	}
 	select {
 	case <-ready:
-		log.Info("control plane started", "pid", p.PID, "api", p.API, "xds", p.XDS, "log", p.LogFile)
+		log.Info("control plane started", "name", cfg.Name, "pid", p.PID, "api", p.API, "xds", p.XDS, "log", p.LogFile)
 		return p, nil
 	case err := <-p.done:
 		p.done <- err
@@ -111,7 +120,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) 
 }
 
 // scan copies the child's log to the file and picks the listen addresses out of it.
-func (p *Process) scan(r io.Reader, w io.Writer, ready chan<- struct{}) {
+func (p *Process) scan(r io.Reader, w io.Writer, ready chan<- struct{}, wantXDS bool) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	signalled := false
@@ -127,11 +136,17 @@ func (p *Process) scan(r io.Reader, w io.Writer, ready chan<- struct{}) {
 		if m := apiListening.FindStringSubmatch(line); m != nil {
 			p.API = "http://" + m[1]
 		}
-		if p.API != "" && p.XDS != "" {
+		if p.API != "" && (p.XDS != "" || !wantXDS) {
 			signalled = true
 			close(ready)
 		}
 	}
+}
+
+// KDSCACertFile is where a started global keeps its generated zone-link certificate, which
+// zones verify the global with (<data dir>/certs/kds/cp.crt).
+func (p *Process) KDSCACertFile() string {
+	return filepath.Join(p.DataDir, "data", "certs", "kds", "cp.crt")
 }
 
 // Stop asks the control plane to shut down (SIGTERM), kills it if ctx ends first, and

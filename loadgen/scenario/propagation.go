@@ -87,7 +87,7 @@ func (s *session) propagate(ctx context.Context, kind string, k int) (changeResu
 			cond = func(p *proxy.Proxy) bool { return p.Contains(proxy.ListenerType, []byte(marker)) }
 			apply = func(ctx context.Context) error {
 				s.addPolicy(name)
-				return s.api.PutPolicy(ctx, "meshtrafficpermissions", kumaapi.MeshTrafficPermission(s.topo.Mesh, name, ServiceName(svc), marker))
+				return s.global.PutPolicy(ctx, "meshtrafficpermissions", kumaapi.MeshTrafficPermission(s.topo.Mesh, name, ServiceName(svc), marker))
 			}
 		case "endpoints":
 			// One provider of the service moves to a new address: every consumer's load
