@@ -228,6 +228,29 @@ func (c *Client) PutZoneIngress(ctx context.Context, zi ZoneIngress) error {
 	return err
 }
 
+// GetZoneIngress reads a zone ingress, with the services it offers.
+func (c *Client) GetZoneIngress(ctx context.Context, name string) (ZoneIngress, error) {
+	var zi ZoneIngress
+	b, err := c.do(ctx, http.MethodGet, "/zoneingresses/"+url.PathEscape(name), nil)
+	if err != nil {
+		return zi, err
+	}
+	if err := json.Unmarshal(b, &zi); err != nil {
+		return zi, fmt.Errorf("decode zone ingress %s: %w", name, err)
+	}
+	return zi, nil
+}
+
+// Offers reports whether the ingress offers a service of a mesh.
+func (zi ZoneIngress) Offers(mesh, service string) bool {
+	for _, s := range zi.AvailableServices {
+		if s.Mesh == mesh && s.Tags[ServiceTag] == service {
+			return true
+		}
+	}
+	return false
+}
+
 // DeleteZoneIngress deletes a zone ingress; a missing one is not an error.
 func (c *Client) DeleteZoneIngress(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/zoneingresses/"+url.PathEscape(name), nil)

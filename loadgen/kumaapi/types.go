@@ -83,6 +83,15 @@ type ZoneIngress struct {
 	Type       string                `json:"type"`
 	Name       string                `json:"name"`
 	Networking ZoneIngressNetworking `json:"networking"`
+	// AvailableServices are computed by the zone control plane (read only).
+	AvailableServices []AvailableService `json:"availableServices,omitempty"`
+}
+
+// AvailableService is a service a zone ingress offers other zones.
+type AvailableService struct {
+	Mesh      string            `json:"mesh"`
+	Tags      map[string]string `json:"tags"`
+	Instances uint32            `json:"instances"`
 }
 
 // ZoneIngressNetworking is a zone ingress's networking section.

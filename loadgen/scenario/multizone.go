@@ -89,9 +89,12 @@ func multiZoneReport(env *Env, res, xz changeResult, crossZone bool) *stats.Repo
 		r.Notes = append(r.Notes, "no zone B (--zone-b-api): cross-zone endpoints not measured")
 		return r
 	}
-	xl, xa := stats.Summarize(xz.last), stats.Summarize(xz.api)
-	r.Rows = append(r.Rows, xl.Row("zone B join -> zone A consumer EDS"), xa.Row("zone B API PUT"))
+	xl, xa, xi, xr := stats.Summarize(xz.last), stats.Summarize(xz.api), stats.Summarize(xz.ingress), stats.Summarize(xz.replication)
+	r.Rows = append(r.Rows, xl.Row("zone B join -> zone A consumer EDS"), xi.Row("  of which: join -> zone B ingress offers it"),
+		xr.Row("  of which: ingress offers it -> consumer EDS"), xa.Row("zone B API PUT"))
 	r.Set(xl.Fields("cross_zone"))
+	r.Set(xi.Fields("cross_zone_ingress"))
+	r.Set(xr.Fields("cross_zone_replication"))
 	r.Set(xa.Fields("cross_zone_api"))
 	r.Notes = append(r.Notes, fmt.Sprintf("%d dataplanes joined zone B, each a new service; latency from zone B's API response until zone A's consumer lists zone B's ingress %s (includes zone B's 1 s ingress update interval)",
 		len(xz.last), env.Opts.IngressAddress))
@@ -172,15 +175,46 @@ func (s *session) crossZone(ctx context.Context, zoneB *kumaapi.Client, k int) (
 		name := fmt.Sprintf("xz-provider-%05d", c)
 		dp := s.topo.dataplaneOf(name, Address(s.topo.N+crossZoneBase+1+c, 0), svc, nil)
 		providers = append(providers, name)
+		// Zone B's ingress starts offering the service when its updater next runs: watched on
+		// zone B's API, it splits the latency into that wait and the replication after it.
+		wctx, cancelWatch := context.WithCancel(ctx)
+		offered := make(chan time.Time, 1)
+		go func() { offered <- watchOffer(wctx, zoneB, ingress.Name, s.topo.Mesh, svc) }()
+		var respAt time.Time
 		last, _, apiTook, err := s.change(ctx, []*proxy.Proxy{consumer}, proxy.EndpointType,
 			func(p *proxy.Proxy) bool { return slices.Contains(p.Endpoints(svc), endpoint) },
-			func(ctx context.Context) error { return zoneB.PutDataplane(ctx, dp) })
+			func(ctx context.Context) error {
+				err := zoneB.PutDataplane(ctx, dp)
+				respAt = time.Now()
+				return err
+			})
+		cancelWatch()
+		seen := <-offered
 		if err != nil {
 			return res, fmt.Errorf("join %d (%s): %w", c, svc, err)
 		}
 		res.last, res.api, res.affected = append(res.last, last), append(res.api, apiTook), 1
+		if !seen.IsZero() {
+			lag := max(0, seen.Sub(respAt))
+			res.ingress, res.replication = append(res.ingress, lag), append(res.replication, max(0, last-lag))
+		}
 	}
 	return res, nil
+}
+
+// watchOffer polls zone B's ingress until it offers the service and returns when it first
+// saw it (zero if ctx ended first).
+func watchOffer(ctx context.Context, zoneB *kumaapi.Client, ingress, mesh, svc string) time.Time {
+	var at time.Time
+	_ = poll(ctx, 5*time.Millisecond, func(ctx context.Context) (bool, error) {
+		zi, err := zoneB.GetZoneIngress(ctx, ingress)
+		if err == nil && zi.Offers(mesh, svc) {
+			at = time.Now()
+			return true, nil
+		}
+		return false, nil // transient errors: keep watching until ctx ends
+	}, "ingress offers "+svc)
+	return at
 }
 
 // crossZoneBase offsets the addresses of the cross-zone dataplanes from the mesh's.

@@ -48,6 +48,9 @@ type changeResult struct {
 	per      []time.Duration // per affected proxy and change
 	api      []time.Duration // API call latency
 	affected int             // affected proxies of the last change
+	// cross-zone joins only: until zone B's ingress offered the service (seen on its API),
+	// and from then until the consumer held the endpoint.
+	ingress, replication []time.Duration
 }
 
 func (c changeResult) report(name string, env *Env) *stats.Report {
