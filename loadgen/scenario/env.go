@@ -1,5 +1,5 @@
 // Package scenario holds the load scenarios jetmesh-bench runs against a Kuma-2.x-compatible
-// control plane (first-config, propagation, churn, api, resources, sweep): each drives the
+// control plane (first-config, propagation, churn, api, resources, sweep, multizone): each drives the
 // REST API, runs simulated proxies (loadgen/proxy), is bounded in time, cleans up what it
 // created and returns a stats.Report.
 package scenario
