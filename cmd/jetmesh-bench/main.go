@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jetmesh/jetmesh/loadgen/cpproc"
+	"github.com/jetmesh/jetmesh/loadgen/kumaapi"
 	"github.com/jetmesh/jetmesh/loadgen/scenario"
 )
 
@@ -32,11 +35,13 @@ Scenarios:
   api           REST writes/s and reads/s with C concurrent clients
   resources     control plane RSS and CPU per connected proxy (needs --cp-pid or a started CP)
   sweep         first config and both kinds of change at several mesh sizes, with an SVG plot
-  multizone     not implemented yet (multi-zone is being built)
+  multizone     a global and two zones: policy on the global -> zone A's proxies; a dataplane
+                joining zone B -> zone A's consumer EDS through zone B's ingress
   plot          redraw a sweep's SVG from its JSON line: plot --from sweep.txt --svg out.svg
 
 Without --api the tool starts a control plane itself (this binary, as a child process, on
-random loopback ports with a temporary data directory, removed afterwards).
+random loopback ports with a temporary data directory, removed afterwards); multizone
+without --global-api starts a global and two zones that way.
 Each scenario prints a table and one JSON line.
 `
 
@@ -106,6 +111,12 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 	fs.DurationVar(&o.Settle, "settle", 0, "wait after the proxies are configured, before joins and changes")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "bound of the whole scenario")
 	fs.DurationVar(&o.ChangeTimeout, "change-timeout", o.ChangeTimeout, "bound of one change")
+	fs.StringVar(&o.GlobalAPI, "global-api", "", "multizone: REST API URL of the global (empty: start a global and two zones)")
+	fs.StringVar(&o.ZoneAPI, "zone-api", "", "multizone: REST API URL of zone A, whose proxies are measured")
+	fs.StringVar(&o.ZoneXDS, "zone-xds", "", "multizone: zone A's xDS (DP server) address host:port")
+	fs.StringVar(&o.ZoneCAFile, "zone-ca-file", "", "multizone: CA certificate of zone A's DP server (default --ca-file)")
+	fs.StringVar(&o.ZoneBAPI, "zone-b-api", "", "multizone: REST API URL of zone B (empty: no cross-zone part)")
+	fs.StringVar(&o.IngressAddress, "ingress-address", o.IngressAddress, "multizone: advertised host:port of the ZoneIngress created in zone B")
 	sizes := fs.String("sizes", "1000,5000,10000", "sweep: mesh sizes")
 	fs.StringVar(&o.SVG, "svg", o.SVG, "sweep: SVG plot to write")
 	fs.BoolVar(&o.ValidateResources, "validate", false, "NACK resources failing Envoy's proto validation (client CPU)")
@@ -134,6 +145,19 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	env := &scenario.Env{Opts: o, Out: stdout, Log: log}
+	if name == "multizone" && o.GlobalAPI == "" {
+		cfg, err := launchConfig(*cpBinary, *cpEnv)
+		if err != nil {
+			return nil, err
+		}
+		if *cpBinary == "" && (*cpuProfile != "" || *memProfile != "") {
+			// Profiles are of zone A, whose proxies are measured.
+			env.LaunchMultiZone = launchMultiZone(cfg, []string{"--cpuprofile", *cpuProfile, "--memprofile", *memProfile}, log)
+		} else {
+			env.LaunchMultiZone = launchMultiZone(cfg, nil, log)
+		}
+		return env, nil
+	}
 	if o.API == "" {
 		cfg, err := launchConfig(*cpBinary, *cpEnv)
 		if err != nil {
@@ -155,6 +179,43 @@ func parse(name string, args []string, stdout, stderr io.Writer) (*scenario.Env,
 		}
 	}
 	return env, nil
+}
+
+// launchMultiZone starts a global and zones as child processes; zoneAArgs are added to the
+// first zone's command line (its profiles).
+func launchMultiZone(cfg cpproc.Config, zoneAArgs []string, log *slog.Logger) scenario.MultiZoneLauncher {
+	return func(ctx context.Context, zones []string) (scenario.MultiZoneTarget, error) {
+		token := func(ctx context.Context, api, zone string) (string, error) {
+			c := kumaapi.New(api, 1)
+			defer c.Close()
+			// The global answers 503 until it has started (its signing key loaded).
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			tick := time.NewTicker(50 * time.Millisecond) // polling step of a deadline-bound wait
+			defer tick.Stop()
+			for {
+				tok, err := c.ZoneToken(ctx, zone, 24*time.Hour)
+				var e *kumaapi.Error
+				if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+					return tok, err
+				}
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return "", fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+				}
+			}
+		}
+		mz, err := cpproc.StartMultiZone(ctx, cfg, zones, zoneAArgs, token, log)
+		if err != nil {
+			return scenario.MultiZoneTarget{}, err
+		}
+		t := scenario.MultiZoneTarget{GlobalAPI: mz.Global.API, GlobalPID: mz.Global.PID, Stop: mz.Stop}
+		for _, z := range mz.Zones {
+			t.Zones = append(t.Zones, scenario.Target{API: z.API, XDS: z.XDS, CAFile: z.CAFile, PID: z.PID})
+		}
+		return t, nil
+	}
 }
 
 // replot redraws a sweep's SVG from the last JSON line of its saved output.

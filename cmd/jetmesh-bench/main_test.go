@@ -34,11 +34,33 @@ func TestFirstConfigAgainstStartedControlPlane(t *testing.T) {
 	}
 }
 
+// multizone without --global-api starts a global and two zones as child processes, wired
+// with zone tokens and the global's CA, measures both parts and stops them.
+func TestMultiZoneAgainstStartedControlPlanes(t *testing.T) {
+	var out, errb strings.Builder
+	code := run([]string{"multizone", "-n", "6", "-spread", "2", "-k", "2", "-ramp", "6", "-c", "2",
+		"-log-level", "warn", "-timeout", "3m"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out.String())
+	}
+	if got["scenario"] != "multizone" || got["change_last_count"] != 2.0 || got["affected"] != 2.0 ||
+		got["cross_zone_count"] != 2.0 || got["streams_failed"] != 0.0 || got["nacks"] != 0.0 {
+		t.Errorf("unexpected result: %v", got)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"first-config", "--api", "http://127.0.0.1:1"}, // no --xds
 		{"propagation", "--kind", "bogus"},              // validated before anything starts
 		{"sweep", "--sizes", "1000,x"},
+		{"multizone", "--global-api", "http://127.0.0.1:1"}, // no --zone-api
+		{"multizone", "--ingress-address", "nope"},
 	} {
 		var out, errb strings.Builder
 		if code := run(args, &out, &errb); code == 0 {

@@ -190,3 +190,72 @@ func (c *Client) DeletePolicy(ctx context.Context, collection, mesh, name string
 func meshPath(mesh, collection, name string) string {
 	return "/meshes/" + url.PathEscape(mesh) + "/" + collection + "/" + url.PathEscape(name)
 }
+
+// GetMesh reads a mesh (ErrNotFound when it does not exist, e.g. not yet replicated to a zone).
+func (c *Client) GetMesh(ctx context.Context, name string) (Mesh, error) {
+	var m Mesh
+	b, err := c.do(ctx, http.MethodGet, "/meshes/"+url.PathEscape(name), nil)
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("decode mesh %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// GetPolicy reports whether a policy exists (ErrNotFound when it does not).
+func (c *Client) GetPolicy(ctx context.Context, collection, mesh, name string) error {
+	_, err := c.do(ctx, http.MethodGet, meshPath(mesh, collection, name), nil)
+	return err
+}
+
+// ZoneToken asks a global control plane for a zone control plane's token (POST /tokens/zone,
+// as kumactl generate zone-token --scope cp).
+func (c *Client) ZoneToken(ctx context.Context, zone string, validFor time.Duration) (string, error) {
+	b, err := c.do(ctx, http.MethodPost, "/tokens/zone",
+		map[string]any{"zone": zone, "scope": []string{"cp"}, "validFor": validFor.String()})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// PutZoneIngress creates or updates a zone ingress (on a zone control plane).
+func (c *Client) PutZoneIngress(ctx context.Context, zi ZoneIngress) error {
+	zi.Type = "ZoneIngress"
+	_, err := c.do(ctx, http.MethodPut, "/zoneingresses/"+url.PathEscape(zi.Name), zi)
+	return err
+}
+
+// GetZoneIngress reads a zone ingress, with the services it offers.
+func (c *Client) GetZoneIngress(ctx context.Context, name string) (ZoneIngress, error) {
+	var zi ZoneIngress
+	b, err := c.do(ctx, http.MethodGet, "/zoneingresses/"+url.PathEscape(name), nil)
+	if err != nil {
+		return zi, err
+	}
+	if err := json.Unmarshal(b, &zi); err != nil {
+		return zi, fmt.Errorf("decode zone ingress %s: %w", name, err)
+	}
+	return zi, nil
+}
+
+// Offers reports whether the ingress offers a service of a mesh.
+func (zi ZoneIngress) Offers(mesh, service string) bool {
+	for _, s := range zi.AvailableServices {
+		if s.Mesh == mesh && s.Tags[ServiceTag] == service {
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteZoneIngress deletes a zone ingress; a missing one is not an error.
+func (c *Client) DeleteZoneIngress(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/zoneingresses/"+url.PathEscape(name), nil)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}

@@ -76,3 +76,28 @@ func MeshTrafficPermission(mesh, name, service, fromService string) Policy {
 		"from":      []any{map[string]any{"targetRef": subset(fromService), "default": map[string]any{"action": "Allow"}}},
 	}}
 }
+
+// ZoneIngress is a ZoneIngress in Kuma's legacy REST shape: other zones reach this zone's
+// services at its advertised address and port.
+type ZoneIngress struct {
+	Type       string                `json:"type"`
+	Name       string                `json:"name"`
+	Networking ZoneIngressNetworking `json:"networking"`
+	// AvailableServices are computed by the zone control plane (read only).
+	AvailableServices []AvailableService `json:"availableServices,omitempty"`
+}
+
+// AvailableService is a service a zone ingress offers other zones.
+type AvailableService struct {
+	Mesh      string            `json:"mesh"`
+	Tags      map[string]string `json:"tags"`
+	Instances uint32            `json:"instances"`
+}
+
+// ZoneIngressNetworking is a zone ingress's networking section.
+type ZoneIngressNetworking struct {
+	Address           string `json:"address"`
+	Port              uint32 `json:"port"`
+	AdvertisedAddress string `json:"advertisedAddress"`
+	AdvertisedPort    uint32 `json:"advertisedPort"`
+}

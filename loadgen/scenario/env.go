@@ -1,5 +1,5 @@
 // Package scenario holds the load scenarios jetmesh-bench runs against a Kuma-2.x-compatible
-// control plane (first-config, propagation, churn, api, resources, sweep): each drives the
+// control plane (first-config, propagation, churn, api, resources, sweep, multizone): each drives the
 // REST API, runs simulated proxies (loadgen/proxy), is bounded in time, cleans up what it
 // created and returns a stats.Report.
 package scenario
@@ -58,13 +58,23 @@ type Options struct {
 	SVG   string
 	// ValidateResources makes the proxies NACK resources failing Envoy's proto validation.
 	ValidateResources bool
+
+	// Multi-zone targets (multizone scenario): the global's API, zone A's API and xDS (its
+	// proxies are measured; ZoneCAFile defaults to CAFile) and zone B's API (where the
+	// cross-zone providers join; empty skips the cross-zone part). Empty GlobalAPI: the
+	// tool starts a global and two zones itself (Env.LaunchMultiZone).
+	GlobalAPI, ZoneAPI, ZoneXDS, ZoneCAFile, ZoneBAPI string
+	// IngressAddress is the advertised address (host:port) of the ZoneIngress the tool
+	// creates in zone B; zone A's consumers must list it as the cross-zone endpoint.
+	IngressAddress string
 }
 
 // DefaultOptions are the defaults the command's flags show.
 func DefaultOptions() Options {
 	return Options{Mesh: "jetmesh-bench", PerConn: 50, N: 1000, Spread: 10, Outbounds: 2, Ramp: 200, Joins: 50,
 		Changes: 20, Kind: "endpoints", Concurrency: 16, Duration: 5 * time.Second, Timeout: 10 * time.Minute,
-		ChangeTimeout: 30 * time.Second, Sizes: []int{1000, 5000, 10000}, SVG: "docs/performance-sweep.svg"}
+		ChangeTimeout: 30 * time.Second, Sizes: []int{1000, 5000, 10000}, SVG: "docs/performance-sweep.svg",
+		IngressAddress: "127.0.0.11:10001"}
 }
 
 // Validate checks the options.
@@ -74,6 +84,15 @@ func (o Options) Validate() error {
 	}
 	if o.API != "" && o.CAFile == "" && !o.InsecureSkipVerify {
 		return fmt.Errorf("--ca-file or --insecure-skip-verify is required with --api (the DP server speaks TLS)")
+	}
+	if o.GlobalAPI != "" && (o.ZoneAPI == "" || o.ZoneXDS == "") {
+		return fmt.Errorf("--zone-api and --zone-xds are required with --global-api")
+	}
+	if o.GlobalAPI != "" && o.ZoneCAFile == "" && o.CAFile == "" && !o.InsecureSkipVerify {
+		return fmt.Errorf("--zone-ca-file (or --ca-file, --insecure-skip-verify) is required with --global-api")
+	}
+	if _, _, err := splitHostPort(o.IngressAddress); err != nil {
+		return fmt.Errorf("--ingress-address: %w", err)
 	}
 	if o.Kind != "mtp" && o.Kind != "endpoints" {
 		return fmt.Errorf("--kind must be mtp or endpoints, got %q", o.Kind)
@@ -103,13 +122,29 @@ type Target struct {
 // Launcher starts a fresh control plane.
 type Launcher func(ctx context.Context) (Target, error)
 
+// MultiZoneTarget is a global and its zones.
+type MultiZoneTarget struct {
+	// GlobalAPI is the global's REST API; GlobalPID its process (0: unknown).
+	GlobalAPI string
+	GlobalPID int
+	// Zones: the first is zone A (its proxies are measured), the second, if any, zone B.
+	Zones []Target
+	// Stop stops control planes the tool started (nil otherwise).
+	Stop func(ctx context.Context) error
+}
+
+// MultiZoneLauncher starts a global and the named zones linked to it.
+type MultiZoneLauncher func(ctx context.Context, zones []string) (MultiZoneTarget, error)
+
 // Env is what scenarios run with.
 type Env struct {
 	Opts Options
 	// Launch starts a control plane when Opts.API is empty.
 	Launch Launcher
-	Out    io.Writer
-	Log    *slog.Logger
+	// LaunchMultiZone starts a global and zones when Opts.GlobalAPI is empty (multizone).
+	LaunchMultiZone MultiZoneLauncher
+	Out             io.Writer
+	Log             *slog.Logger
 }
 
 // target returns the control plane to measure and a function that stops it if the tool

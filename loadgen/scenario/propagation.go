@@ -48,6 +48,9 @@ type changeResult struct {
 	per      []time.Duration // per affected proxy and change
 	api      []time.Duration // API call latency
 	affected int             // affected proxies of the last change
+	// cross-zone joins only: until zone B's ingress offered the service (seen on its API),
+	// and from then until the consumer held the endpoint.
+	ingress, replication []time.Duration
 }
 
 func (c changeResult) report(name string, env *Env) *stats.Report {
@@ -87,7 +90,7 @@ func (s *session) propagate(ctx context.Context, kind string, k int) (changeResu
 			cond = func(p *proxy.Proxy) bool { return p.Contains(proxy.ListenerType, []byte(marker)) }
 			apply = func(ctx context.Context) error {
 				s.addPolicy(name)
-				return s.api.PutPolicy(ctx, "meshtrafficpermissions", kumaapi.MeshTrafficPermission(s.topo.Mesh, name, ServiceName(svc), marker))
+				return s.global.PutPolicy(ctx, "meshtrafficpermissions", kumaapi.MeshTrafficPermission(s.topo.Mesh, name, ServiceName(svc), marker))
 			}
 		case "endpoints":
 			// One provider of the service moves to a new address: every consumer's load

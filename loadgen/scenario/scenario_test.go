@@ -192,9 +192,6 @@ func TestAPIResourcesAndSweep(t *testing.T) {
 		t.Errorf("replotted SVG: %v", err)
 	}
 
-	if _, err := Run(ctx, "multizone", env); err == nil || !strings.Contains(err.Error(), "not implemented") {
-		t.Errorf("multizone: %v", err)
-	}
 }
 
 func TestTopology(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,13 +21,18 @@ type session struct {
 	target Target
 	topo   Topology
 	api    *kumaapi.Client
+	// global takes the mesh and policy writes: the same client as api on a single control
+	// plane, the global's in multi-zone (a zone refuses them; its proxies are measured).
+	global *kumaapi.Client
 	fleet  *proxy.Fleet
 	w      *watch
 
-	mu       sync.Mutex
-	proxies  []*proxy.Proxy // by dataplane index, once connected
-	extraDPs []string       // dataplanes created beyond the N
-	policies []string       // MeshTrafficPermissions created
+	mu      sync.Mutex
+	proxies []*proxy.Proxy // by dataplane index, once connected
+	// extraProxies are connected beyond the N (counted in the health figures).
+	extraProxies []*proxy.Proxy
+	extraDPs     []string // dataplanes created beyond the N
+	policies     []string // MeshTrafficPermissions created
 
 	setupTook time.Duration
 }
@@ -34,8 +40,19 @@ type session struct {
 // openSession creates the mesh (builtin mTLS, so traffic permissions take effect) and the
 // N dataplanes with C concurrent API clients.
 func openSession(ctx context.Context, env *Env, t Target, n int) (*session, error) {
+	return openZoneSession(ctx, env, t, n, nil)
+}
+
+// openZoneSession is openSession on a zone control plane whose mesh and policies are written
+// on the global (nil: on the target itself). It waits until the mesh reached the target and
+// every control plane in also (the other zones) before creating the dataplanes.
+func openZoneSession(ctx context.Context, env *Env, t Target, n int, global *kumaapi.Client, also ...*kumaapi.Client) (*session, error) {
 	topo := env.Opts.topology(n)
 	s := &session{env: env, target: t, topo: topo, api: env.client(t), w: &watch{}, proxies: make([]*proxy.Proxy, n)}
+	s.global = s.api
+	if global != nil {
+		s.global = global
+	}
 	fleet, err := proxy.NewFleet(env.fleetConfig(t), s.w.observe, env.Log)
 	if err != nil {
 		return nil, err
@@ -46,9 +63,17 @@ func openSession(ctx context.Context, env *Env, t Target, n int) (*session, erro
 		return nil, fmt.Errorf("control plane API: %w", err)
 	}
 	start := time.Now()
-	if err := s.api.PutMesh(ctx, kumaapi.Mesh{Name: topo.Mesh, MTLS: kumaapi.BuiltinMTLS()}); err != nil {
+	if err := s.global.PutMesh(ctx, kumaapi.Mesh{Name: topo.Mesh, MTLS: kumaapi.BuiltinMTLS()}); err != nil {
 		_ = fleet.Close()
 		return nil, fmt.Errorf("create mesh: %w", err)
+	}
+	if global != nil {
+		for _, c := range append([]*kumaapi.Client{s.api}, also...) {
+			if err := waitMesh(ctx, c, topo.Mesh, env.Opts.ChangeTimeout); err != nil {
+				s.close(ctx)
+				return nil, err
+			}
+		}
 	}
 	err = parallel(ctx, n, env.Opts.Concurrency, func(ctx context.Context, i int) error {
 		return s.api.PutDataplane(ctx, topo.Dataplane(i, 0))
@@ -182,7 +207,7 @@ func (s *session) close(ctx context.Context) {
 	}
 	mesh := s.topo.Mesh
 	for _, name := range s.policies {
-		if err := s.api.DeletePolicy(cctx, "meshtrafficpermissions", mesh, name); err != nil {
+		if err := s.global.DeletePolicy(cctx, "meshtrafficpermissions", mesh, name); err != nil {
 			s.env.Log.Warn("delete policy failed", "name", name, "err", err)
 		}
 	}
@@ -191,10 +216,57 @@ func (s *session) close(ctx context.Context) {
 		names = append(names, DataplaneName(i))
 	}
 	deleteAll(cctx, s.env, s.api, mesh, names)
-	if err := s.api.DeleteMesh(cctx, mesh); err != nil {
+	if s.global != s.api {
+		// The global refuses to delete a mesh with dataplanes; the zone's deletions reach it
+		// through replication, a moment later.
+		wctx, cancelWait := context.WithTimeout(cctx, time.Minute)
+		err := poll(wctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+			n, err := s.global.ListDataplanes(ctx, mesh, 1)
+			return n == 0, err
+		}, "zone's dataplanes deleted on the global")
+		cancelWait()
+		if err != nil {
+			s.env.Log.Warn("dataplanes remain on the global", "mesh", mesh, "err", err)
+		}
+	}
+	if err := s.global.DeleteMesh(cctx, mesh); err != nil {
 		s.env.Log.Warn("delete mesh failed", "mesh", mesh, "err", err)
 	}
 	s.api.Close()
+}
+
+// waitMesh polls a (zone) control plane until the mesh, written elsewhere, has reached it.
+func waitMesh(ctx context.Context, c *kumaapi.Client, mesh string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return poll(ctx, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
+		_, err := c.GetMesh(ctx, mesh)
+		if errors.Is(err, kumaapi.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}, fmt.Sprintf("mesh %s on the zone", mesh))
+}
+
+// poll calls cond every step until it holds, fails, or ctx ends (the deadline-bound wait for
+// state that has no notification).
+func poll(ctx context.Context, step time.Duration, cond func(context.Context) (bool, error), what string) error {
+	tick := time.NewTicker(step)
+	defer tick.Stop()
+	for {
+		ok, err := cond(ctx)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+	}
 }
 
 // deleteAll deletes dataplanes, carrying on past failures so that one does not leave the
@@ -218,7 +290,7 @@ func deleteAll(ctx context.Context, env *Env, api *kumaapi.Client, mesh string, 
 func (s *session) fleetErrors() (ended, nacks int, lastNack string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.proxies {
+	for _, p := range append(slices.Clone(s.proxies), s.extraProxies...) {
 		if p == nil {
 			continue
 		}

@@ -84,14 +84,23 @@ func (t Topology) Dataplane(i, gen int) kumaapi.Dataplane {
 }
 
 func (t Topology) dataplane(name, address string, service int, outbounds []int) kumaapi.Dataplane {
+	names := make([]string, len(outbounds))
+	for j, o := range outbounds {
+		names[j] = ServiceName(o)
+	}
+	return t.dataplaneOf(name, address, ServiceName(service), names)
+}
+
+// dataplaneOf is a dataplane with one HTTP inbound of service and outbounds to services.
+func (t Topology) dataplaneOf(name, address, service string, outbounds []string) kumaapi.Dataplane {
 	dp := kumaapi.Dataplane{Mesh: t.Mesh, Name: name, Networking: kumaapi.Networking{
 		Address: address,
 		Inbound: []kumaapi.Inbound{{Port: inboundPort, ServicePort: servicePort,
-			Tags: map[string]string{kumaapi.ServiceTag: ServiceName(service), "kuma.io/protocol": "http"}}},
+			Tags: map[string]string{kumaapi.ServiceTag: service, "kuma.io/protocol": "http"}}},
 	}}
 	for j, o := range outbounds {
 		dp.Networking.Outbound = append(dp.Networking.Outbound, kumaapi.Outbound{Port: uint32(outboundBase + 1 + j),
-			Tags: map[string]string{kumaapi.ServiceTag: ServiceName(o)}})
+			Tags: map[string]string{kumaapi.ServiceTag: o}})
 	}
 	return dp
 }

@@ -21,6 +21,15 @@ func (p *Projector) markIngressesLocked() {
 	}
 }
 
+// markEgressesLocked marks every connected zone egress.
+func (p *Projector) markEgressesLocked() {
+	for id, c := range p.clients {
+		if c.Egress {
+			p.dirty[id] = true
+		}
+	}
+}
+
 // ingressInputLocked assembles a zone ingress's input: its own ZoneIngress and every local
 // instance of every mesh's services.
 func (p *Projector) ingressInputLocked(c Client) (Input, bool) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -179,12 +180,15 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 	p.setSeqLocked(feed, rec.Sequence)
 	switch rec.Key.Type {
 	case "ZoneIngress":
+		before := p.remoteViewLocked()
 		if res == nil {
 			delete(p.ingresses, rec.Key)
 		} else {
 			p.ingresses[rec.Key] = res
 		}
-		p.markAllLocked()
+		p.markRemoteChangesLocked(before)
+		p.markIngressesLocked()
+		p.markEgressesLocked() // an egress forwards to the remote ingresses
 	case "ZoneEgress":
 		if feed != "" {
 			return nil // other zones' egresses carry their own zone's traffic only
@@ -269,6 +273,58 @@ func specOf[T any](res *resources.Resource) (T, bool) {
 func (p *Projector) markAllLocked() {
 	for id := range p.clients {
 		p.dirty[id] = true
+	}
+}
+
+// remoteView is what a mesh's proxies take from the other zones' ingresses.
+type remoteView struct {
+	endpoints map[string][]generate.Endpoint
+	ingresses int
+}
+
+// remoteViewLocked returns every mesh's remote endpoints (before an ingress change).
+func (p *Projector) remoteViewLocked() map[string]remoteView {
+	out := make(map[string]remoteView, len(p.meshes))
+	for name, m := range p.meshes {
+		eps, n := p.remoteEndpointsLocked(m)
+		out[name] = remoteView{endpoints: eps, ingresses: n}
+	}
+	return out
+}
+
+// markRemoteChangesLocked marks the proxies whose input an ingress change altered: the
+// consumers of each service whose remote endpoints changed (every proxy of the mesh for a
+// service routes send traffic to), or every proxy of the mesh when the number of remote
+// ingresses changed (local endpoints are weighted by it). An ingress offering one more
+// service thus costs its consumers, not the whole zone.
+func (p *Projector) markRemoteChangesLocked(before map[string]remoteView) {
+	for name, m := range p.meshes {
+		eps, n := p.remoteEndpointsLocked(m)
+		old := before[name]
+		if n != old.ingresses {
+			p.markMeshLocked(name)
+			continue
+		}
+		changed := map[string]bool{}
+		for svc, list := range eps {
+			if !reflect.DeepEqual(list, old.endpoints[svc]) {
+				changed[svc] = true
+			}
+		}
+		for svc := range old.endpoints {
+			if _, ok := eps[svc]; !ok {
+				changed[svc] = true
+			}
+		}
+		for svc := range changed {
+			if m.routeBackends[svc] {
+				p.markMeshLocked(name)
+				break
+			}
+			for consumer := range m.consumers[svc] {
+				p.markLocked(name, consumer)
+			}
+		}
 	}
 }
 
