@@ -229,7 +229,8 @@ func newAPI(lc fx.Lifecycle, cfg Config, inst instance, m *manager.Manager, pg *
 	}, m, log.With("component", "api"))
 	s.SetCheckpoints(cp) // ?at= replays start from the nearest past checkpoint
 	if pg != nil {
-		s.SetAuditIndex(pg) // with store.type postgres, audit pages come from PostgreSQL
+		s.SetAuditIndex(pg)    // with store.type postgres, audit pages come from PostgreSQL
+		s.SetResourceIndex(pg) // and so do the lists it can answer exactly (api.listFromIndex)
 	}
 	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s
