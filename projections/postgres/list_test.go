@@ -16,6 +16,9 @@ import (
 
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/projections/postgres"
+	"github.com/jetmesh/jetmesh/projections/state"
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
 )
 
 // listKey is one resource of the list tests' reference, as the in-memory model orders them.
@@ -149,14 +152,14 @@ func loadResources(tb testing.TB, p *pgxpool.Pool, n, meshes int) {
 		if i == total {
 			return nil, nil
 		}
-		typ, mesh := "Dataplane", listMesh(i, meshes)
-		if i >= n {
-			typ = "MeshTimeout"
-		}
-		k := events.Key{Scope: events.ZoneScope("zone-1"), Type: typ, Mesh: mesh, Name: fmt.Sprintf("dp-%07d", i)}
+		typ := listResourceKey(i, n, meshes).Type
+		k := listResourceKey(i, n, meshes)
 		data := string(resourceJSON(k, 1))
+		if typ == "Dataplane" {
+			data = string(dataplaneJSON(k, i))
+		}
 		row := []any{k.Scope.Zone, k.Type, k.Mesh, k.Name, int64(1), int64(i + 1), "user:admin",
-			`{"rev":"1","team":"t` + strconv.Itoa(i%7) + `"}`, `{}`, data, at, at}
+			listLabels(i), `{}`, data, at, at}
 		i++
 		return row, nil
 	})
@@ -168,6 +171,25 @@ func loadResources(tb testing.TB, p *pgxpool.Pool, n, meshes int) {
 		tb.Fatal(err)
 	}
 	tb.Logf("loaded %d resources with COPY in %s", total, time.Since(began).Round(time.Millisecond))
+}
+
+// listResourceKey is the key of loadResources' resource i: dataplanes, then other resources.
+func listResourceKey(i, n, meshes int) events.Key {
+	typ := "Dataplane"
+	if i >= n {
+		typ = "MeshTimeout"
+	}
+	return events.Key{Scope: events.ZoneScope("zone-1"), Type: typ, Mesh: listMesh(i, meshes), Name: fmt.Sprintf("dp-%07d", i)}
+}
+
+func listLabels(i int) string { return `{"rev":"1","team":"t` + strconv.Itoa(i%7) + `"}` }
+
+// dataplaneJSON is a dataplane as the REST API shows it, with one inbound.
+func dataplaneJSON(k events.Key, i int) []byte {
+	return fmt.Appendf(nil, `{"type":"Dataplane","mesh":%q,"name":%q,"creationTime":"2026-01-01T00:00:00Z",`+
+		`"modificationTime":"2026-01-01T00:00:00Z","labels":%s,"networking":{"address":"10.0.%d.%d",`+
+		`"inbound":[{"port":8080,"servicePort":18080,"tags":{"kuma.io/service":"svc-%d","kuma.io/protocol":"http"}}]}}`,
+		k.Mesh, k.Name, listLabels(i), i/250%250, i%250, i%500)
 }
 
 // listMesh puts every other dataplane in mesh-00, the rest round-robin over the others.
@@ -241,9 +263,10 @@ func TestListQueriesUseIndexes(t *testing.T) {
 // smoke run short. docs/audit.md's numbers come from JETMESH_BENCH_LIST_RESOURCES=100000.
 const benchResourcesEnv = "JETMESH_BENCH_LIST_RESOURCES"
 
-// BenchmarkListPostgres times list pages over n dataplanes in PostgreSQL (BenchmarkListMemory
-// in services/api is the in-memory side, same shape).
-func BenchmarkListPostgres(b *testing.B) {
+// BenchmarkList times one list page over n dataplanes (and n/10 other resources) as the API
+// serves it: from PostgreSQL (the query, and decoding the page as the API does) and from the
+// in-memory read model (state.List, which filters and sorts every match, then the page).
+func BenchmarkList(b *testing.B) {
 	n := 2000
 	if v := os.Getenv(benchResourcesEnv); v != "" {
 		var err error
@@ -262,10 +285,25 @@ func BenchmarkListPostgres(b *testing.B) {
 	if err := postgres.Migrate(context.Background(), p); err != nil {
 		b.Fatal(err)
 	}
-	loadResources(b, p, n, 10)
+	const meshes = 10
+	loadResources(b, p, n, meshes)
+	reg, err := resources.NewRegistry(core.Descriptors()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	desc, _ := reg.ByName("Dataplane")
+	view := state.NewScoped(reg, events.ZoneScope("zone-1"))
+	for i := range n {
+		k := listResourceKey(i, n, meshes)
+		rec := events.Record{Key: k, Sequence: uint64(i + 1), Event: events.Event{
+			Type: events.TypeResourceUpserted, Revision: 1, Data: dataplaneJSON(k, i)}}
+		if err := view.Apply(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
 	lists := postgres.NewResources(p)
 	for name, q := range listQueries(n) {
-		b.Run(fmt.Sprintf("%s/resources=%d", name, n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/backend=postgres/resources=%d", name, n), func(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
 				page, err := lists.List(ctx, q)
@@ -273,6 +311,21 @@ func BenchmarkListPostgres(b *testing.B) {
 					b.Fatal(err)
 				}
 				if len(page.Items) == 0 {
+					b.Fatal("empty page")
+				}
+				for _, raw := range page.Items {
+					if _, err := resources.DecodeAs(desc, raw); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("%s/backend=memory/resources=%d", name, n), func(b *testing.B) {
+			f := state.Filter{Mesh: q.Mesh, NameLike: q.NameLike, Labels: q.Labels}
+			for b.Loop() {
+				entries := view.List(q.Type, f)
+				page := entries[min(q.Offset, len(entries)):min(q.Offset+q.Limit, len(entries))]
+				if len(page) == 0 {
 					b.Fatal("empty page")
 				}
 			}
