@@ -144,6 +144,8 @@ func BenchmarkAuditQueries(b *testing.B) {
 	}
 }
 
+var regexpRows = regexp.MustCompile(`rows=(\d+) loops`)
+
 var removedByFilter = regexp.MustCompile(`Rows Removed by Filter: (\d+)`)
 
 // The typical audit queries are answered from indexes, never by scanning the events table.

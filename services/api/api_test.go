@@ -20,9 +20,10 @@ type client struct {
 	source string
 }
 
-// onBothBackends runs an audit test twice: against a CP that answers history and event pages
-// from the log, and against one with store.type postgres that answers them from the
-// PostgreSQL audit log. The same assertions hold for both: the answers are the same.
+// onBothBackends runs an audit or list test twice: against a CP that answers history and event
+// pages from the log and lists from the in-memory model, and against one with store.type
+// postgres that answers them from PostgreSQL. The same assertions hold for both: the answers
+// are the same.
 func onBothBackends(t *testing.T, test func(t *testing.T, c client)) {
 	t.Run("log", func(t *testing.T) {
 		cp := cptest.Start(t, "")
@@ -32,6 +33,20 @@ func onBothBackends(t *testing.T, test func(t *testing.T, c client)) {
 		cp := cptest.Start(t, "", cptest.WithPostgres(cptest.Postgres(t)))
 		test(t, client{t: t, base: cp.URL, source: "postgres"})
 	})
+}
+
+// listSource is the X-Jetmesh-List-Source a list page must name: PostgreSQL answers the lists
+// it can answer exactly, the in-memory model the rest (api.listFromIndex).
+func (c client) listSource(path string) string {
+	if c.source != "postgres" {
+		return "memory"
+	}
+	for _, memoryOnly := range []string{"_overview", "+insights", "overviews", "tag=", "gateway=", "at="} {
+		if strings.Contains(path, memoryOnly) {
+			return "memory"
+		}
+	}
+	return "postgres"
 }
 
 // isAuditPage reports whether a GET path is a history or event page (not a live stream).
@@ -61,6 +76,9 @@ func (c client) do(method, path, body string) (int, map[string]any, string) {
 	if got := resp.Header.Get("X-Jetmesh-Audit-Source"); c.source != "" && resp.StatusCode == 200 &&
 		isAuditPage(method, path) && got != c.source {
 		c.t.Errorf("%s %s answered from %q, want %q", method, path, got, c.source)
+	}
+	if got := resp.Header.Get("X-Jetmesh-List-Source"); c.source != "" && got != "" && got != c.listSource(path) {
+		c.t.Errorf("%s %s listed from %q, want %q", method, path, got, c.listSource(path))
 	}
 	var m map[string]any
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
@@ -120,8 +138,9 @@ func TestIndexSatisfiesKumactl(t *testing.T) {
 	}
 }
 
-func TestDefaultMeshAndLabels(t *testing.T) {
-	c, _ := newClient(t)
+func TestDefaultMeshAndLabels(t *testing.T) { onBothBackends(t, testDefaultMeshAndLabels) }
+
+func testDefaultMeshAndLabels(t *testing.T, c client) {
 	m := c.must("GET", "/meshes/default", "", 200)
 	if m["type"] != "Mesh" || m["name"] != "default" {
 		t.Fatalf("default mesh: %v", m)
@@ -139,8 +158,9 @@ func TestDefaultMeshAndLabels(t *testing.T) {
 	}
 }
 
-func TestCreateUpdateDeletePolicy(t *testing.T) {
-	c, _ := newClient(t)
+func TestCreateUpdateDeletePolicy(t *testing.T) { onBothBackends(t, testCreateUpdateDeletePolicy) }
+
+func testCreateUpdateDeletePolicy(t *testing.T, c client) {
 	path := "/meshes/default/meshtrafficpermissions/allow-all"
 	c.must("GET", path, "", 404)
 	c.must("PUT", path, mtpJSON, 201)
@@ -248,8 +268,9 @@ func TestValidationErrorsHaveKumaShape(t *testing.T) {
 	})
 }
 
-func TestPaginationAndFilters(t *testing.T) {
-	c, _ := newClient(t)
+func TestPaginationAndFilters(t *testing.T) { onBothBackends(t, testPaginationAndFilters) }
+
+func testPaginationAndFilters(t *testing.T, c client) {
 	for i := range 5 {
 		team := "a"
 		if i%2 == 1 {
@@ -268,7 +289,7 @@ func TestPaginationAndFilters(t *testing.T) {
 	}
 	var names []string
 	for next != "" {
-		p := client{t: t, base: ""}.must("GET", next, "", 200)
+		p := client{t: t, base: "", source: c.source}.must("GET", next, "", 200)
 		for _, it := range p["items"].([]any) {
 			names = append(names, it.(map[string]any)["name"].(string))
 		}
@@ -294,7 +315,10 @@ func TestPaginationAndFilters(t *testing.T) {
 }
 
 func TestDataplanesAcrossMeshesAndOverview(t *testing.T) {
-	c, _ := newClient(t)
+	onBothBackends(t, testDataplanesAcrossMeshesAndOverview)
+}
+
+func testDataplanesAcrossMeshesAndOverview(t *testing.T, c client) {
 	c.must("PUT", "/meshes/demo", `{"type":"Mesh","name":"demo"}`, 201)
 	c.must("PUT", "/meshes/default/dataplanes/web-1", fmt.Sprintf(dataplaneYAML, "default", "web-1", 18080, "web"), 201)
 	c.must("PUT", "/meshes/demo/dataplanes/backend-1", fmt.Sprintf(dataplaneYAML, "demo", "backend-1", 18081, "backend"), 201)
@@ -331,6 +355,16 @@ func TestDataplanesAcrossMeshesAndOverview(t *testing.T) {
 	if one["name"] != "backend-2" || one["type"] != "DataplaneOverview" {
 		t.Fatalf("overview item: %v", one)
 	}
+	// The lists PostgreSQL answers are the in-memory model's, byte for byte: gateway=false
+	// (every dataplane here) is a filter only the in-memory model answers.
+	for _, path := range []string{"/dataplanes", "/meshes/demo/dataplanes?size=1", "/meshes/demo/dataplanes?size=1&offset=1"} {
+		sep := map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")]
+		_, _, indexed := c.do("GET", path, "")
+		_, _, memory := c.do("GET", path+sep+"gateway=false", "")
+		if strings.ReplaceAll(memory, `gateway=false\u0026`, "") != indexed {
+			t.Errorf("%s differs from the in-memory list:\n%s\n%s", path, indexed, memory)
+		}
+	}
 	if p := c.must("GET", "/meshes/demo/dataplanes/_overview?tag=kuma.io/service:backend", "", 200); p["total"] != float64(2) {
 		t.Fatalf("tag filter: %v", p)
 	}
@@ -346,8 +380,9 @@ func TestDataplanesAcrossMeshesAndOverview(t *testing.T) {
 	}
 }
 
-func TestMeshDeleteCascades(t *testing.T) {
-	c, _ := newClient(t)
+func TestMeshDeleteCascades(t *testing.T) { onBothBackends(t, testMeshDeleteCascades) }
+
+func testMeshDeleteCascades(t *testing.T, c client) {
 	c.must("PUT", "/meshes/demo", `{"type":"Mesh","name":"demo"}`, 201)
 	body := strings.ReplaceAll(mtpJSON, `"mesh":"default"`, `"mesh":"demo"`)
 	c.must("PUT", "/meshes/demo/meshtrafficpermissions/allow-all", body, 201)
@@ -361,8 +396,9 @@ func TestMeshDeleteCascades(t *testing.T) {
 	c.must("GET", "/meshes/demo/meshtrafficpermissions/allow-all", "", 404)
 }
 
-func TestReadYourWrites(t *testing.T) {
-	c, _ := newClient(t)
+func TestReadYourWrites(t *testing.T) { onBothBackends(t, testReadYourWrites) }
+
+func testReadYourWrites(t *testing.T, c client) {
 	path := "/meshes/default/dataplanes/dp"
 	for i := range 30 {
 		c.must("PUT", path, fmt.Sprintf(dataplaneYAML, "default", "dp", 20000+i, "svc"), map[bool]int{true: 201, false: 200}[i == 0])
@@ -370,6 +406,14 @@ func TestReadYourWrites(t *testing.T) {
 		port := got["networking"].(map[string]any)["inbound"].([]any)[0].(map[string]any)["port"]
 		if port != float64(20000+i) {
 			t.Fatalf("write %d not visible to the next read: port %v", i, port)
+		}
+		// A list reflects the write too, whichever store answers it.
+		c.must("PUT", fmt.Sprintf("/meshes/default/dataplanes/dp-%02d", i), fmt.Sprintf(dataplaneYAML, "default",
+			fmt.Sprintf("dp-%02d", i), 21000+i, "svc"), 201)
+		list := c.must("GET", "/meshes/default/dataplanes?name=dp-&size=1&offset="+fmt.Sprint(i), "", 200)
+		items := list["items"].([]any)
+		if list["total"] != float64(i+1) || len(items) != 1 || items[0].(map[string]any)["name"] != fmt.Sprintf("dp-%02d", i) {
+			t.Fatalf("create %d not visible to the next list: %v", i, list)
 		}
 	}
 }

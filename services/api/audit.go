@@ -46,21 +46,33 @@ func (s *Server) SetAuditIndex(idx AuditIndex) { s.audit = idx }
 // currentIndex returns the audit index once it reflects at least what the read model does —
 // so a client reading its own write sees it — or nil when there is none or it lags.
 func (s *Server) currentIndex(ctx context.Context) AuditIndex {
-	if s.audit == nil {
-		return nil
-	}
-	want := s.mgr.View().Sequence()
-	if have := s.audit.Sequence(); have+auditIndexMaxLag < want {
-		s.log.Debug("audit index far behind the log, reading the log", "index", have, "log", want)
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, auditIndexMaxWait)
-	defer cancel()
-	if err := s.audit.WaitFor(wctx, want); err != nil {
-		s.log.Debug("audit index behind the log, reading the log", "err", err)
+	if s.audit == nil || !s.caughtUp(ctx, "audit", s.audit) {
 		return nil
 	}
 	return s.audit
+}
+
+// followingIndex is an index of this CP's own log (AuditIndex, ResourceIndex).
+type followingIndex interface {
+	WaitFor(ctx context.Context, seq uint64) error
+	Sequence() uint64
+}
+
+// caughtUp waits, within bounds, until idx holds every event the read model has applied, and
+// reports whether it does; false when it is far behind, stalled or failing.
+func (s *Server) caughtUp(ctx context.Context, what string, idx followingIndex) bool {
+	want := s.mgr.View().Sequence()
+	if have := idx.Sequence(); have+auditIndexMaxLag < want {
+		s.log.Debug(what+" index far behind the log, not using it", "index", have, "log", want)
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, auditIndexMaxWait)
+	defer cancel()
+	if err := idx.WaitFor(wctx, want); err != nil {
+		s.log.Debug(what+" index behind the log, not using it", "err", err)
+		return false
+	}
+	return true
 }
 
 // auditEvents answers q from the index when it is current and works, else from the log, and

@@ -42,6 +42,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) {
 		writeError(w, toAPIError(title, ferr))
 		return
 	}
+	if s.listFromIndex(w, r, t, view, filter, size, offset) {
+		return
+	}
+	w.Header().Set(listSourceHeader, sourceMemory)
 	entries := view.List(t.desc.Name, filter)
 	resp := listResponse{Total: len(entries), Items: []any{}}
 	end := min(offset+size, len(entries))

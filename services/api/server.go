@@ -70,6 +70,8 @@ type Server struct {
 	log  *slog.Logger
 	// audit serves history and feed pages when set (SetAuditIndex); nil reads the log.
 	audit AuditIndex
+	// lists serves resource lists when set (SetResourceIndex); nil lists the in-memory model.
+	lists ResourceIndex
 	// checkpoints shorten ?at= replays when set (SetCheckpoints).
 	checkpoints Checkpoints
 

@@ -231,7 +231,8 @@ func newAPI(cfg Config, inst instance, m *manager.Manager, pg *pgAudit, cp *chec
 	}, m, log.With("component", "api"))
 	s.SetCheckpoints(cp) // ?at= replays start from the nearest past checkpoint
 	if pg != nil {
-		s.SetAuditIndex(pg) // with store.type postgres, audit pages come from PostgreSQL
+		s.SetAuditIndex(pg)    // with store.type postgres, audit pages come from PostgreSQL
+		s.SetResourceIndex(pg) // and so do the lists it can answer exactly (api.listFromIndex)
 	}
 	return s
 }

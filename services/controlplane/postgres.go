@@ -12,13 +12,22 @@ import (
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/projections"
 	"github.com/jetmesh/jetmesh/projections/postgres"
+	"github.com/jetmesh/jetmesh/services/api"
 )
 
-// pgAudit is the PostgreSQL audit index the API serves history and event pages from. Its
+// pgAudit is the PostgreSQL index the API serves history, event and list pages from. Its
 // fields are set by the start hook, which runs before the API starts.
 type pgAudit struct {
 	audit *postgres.Audit
+	lists *postgres.Resources
 	model *postgres.Model
+}
+
+// List implements api.ResourceIndex.
+func (a *pgAudit) List(ctx context.Context, q api.ResourceQuery) (api.ResourcePage, error) {
+	page, err := a.lists.List(ctx, postgres.ListQuery{Scope: q.Scope, Type: q.Type, Mesh: q.Mesh,
+		NameLike: q.NameLike, Labels: q.Labels, Offset: q.Offset, Limit: q.Limit})
+	return api.ResourcePage{Total: page.Total, Items: page.Items}, err
 }
 
 // Events implements api.AuditIndex.
@@ -76,7 +85,7 @@ func newPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Logg
 			pool.Close()
 			return err
 		}
-		idx.model, idx.audit = model, postgres.NewAudit(pool)
+		idx.model, idx.audit, idx.lists = model, postgres.NewAudit(pool), postgres.NewResources(pool)
 		runner = projections.NewRunner("postgres", store, model, log)
 		runner.RetryApply = true
 		return runner.Start(ctx)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -91,6 +92,50 @@ func wantFeed(t *testing.T, cp *cptest.CP, source string) {
 	}
 }
 
+// wantList checks that the MTP list answers every live MTP of the log, from source ("":
+// either): "postgres", or "memory" when PostgreSQL lags or fails.
+func wantList(t *testing.T, cp *cptest.CP, source string) {
+	t.Helper()
+	live := map[string]bool{}
+	if _, err := cp.Store.Read(t.Context(), 1, func(r events.Record) error {
+		if r.Key.Type == "MeshTrafficPermission" {
+			live[r.Key.Name] = !r.Event.Deleted()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for name, alive := range live {
+		if alive {
+			want = append(want, name)
+		}
+	}
+	slices.Sort(want)
+	resp, err := http.Get(cp.URL + "/meshes/default/meshtrafficpermissions?size=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Total int `json:"total"`
+		Items []struct {
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range page.Items {
+		got = append(got, it.Name)
+	}
+	from := resp.Header.Get("X-Jetmesh-List-Source")
+	if page.Total != len(want) || !slices.Equal(got, want) || source != "" && from != source {
+		t.Fatalf("MTP list: %d %v from %q, want %v from %q", page.Total, got, from, want, source)
+	}
+}
+
 func writeMTP(t *testing.T, cp *cptest.CP, name string, want int) {
 	t.Helper()
 	body := fmt.Sprintf(`{"type":"MeshTrafficPermission","mesh":"default","name":%q,"spec":{"targetRef":{"kind":"Mesh"},"from":[{"targetRef":{"kind":"Mesh"},"default":{"action":"Allow"}}]}}`, name)
@@ -100,9 +145,9 @@ func writeMTP(t *testing.T, cp *cptest.CP, name string, want int) {
 }
 
 // A running CP with store.type postgres survives PostgreSQL losing its connections and then
-// its whole schema: writes keep working, audit pages come from the log meanwhile, and without
-// operator action the projection reconnects, re-creates the schema, rebuilds it from the log
-// and serves audit pages from PostgreSQL again. The server itself is never stopped.
+// its whole schema: writes keep working, audit pages come from the log and lists from memory
+// meanwhile, and without operator action the projection reconnects, re-creates the schema,
+// rebuilds it from the log and serves audit pages and lists from PostgreSQL again. The server itself is never stopped.
 func TestPostgresOutageRecovers(t *testing.T) {
 	pg := cptest.Postgres(t)
 	cp := cptest.Start(t, "", cptest.WithPostgres(pg))
@@ -113,6 +158,7 @@ func TestPostgresOutageRecovers(t *testing.T) {
 	status(t, "DELETE", cp.URL+"/meshes/default/meshtrafficpermissions/before-0", "")
 	waitConverged(t, admin, cp.Store)
 	wantFeed(t, cp, "postgres")
+	wantList(t, cp, "postgres")
 
 	// 1. Every connection of the CP is killed.
 	var killed int
@@ -132,20 +178,24 @@ func TestPostgresOutageRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFeed(t, cp, "log")
+	wantList(t, cp, "memory")
 	writeMTP(t, cp, "after-truncate", 201)
 	waitConverged(t, admin, cp.Store)
 	wantFeed(t, cp, "postgres")
+	wantList(t, cp, "postgres")
 
 	// 3. The schema is dropped: the audit log and read model are gone.
 	if _, err := admin.Exec(context.Background(), "DROP SCHEMA "+pg.Schema+" CASCADE"); err != nil {
 		t.Fatal(err)
 	}
 	wantFeed(t, cp, "log") // the index fails; the log answers the same
+	wantList(t, cp, "memory")
 	for i := range 3 {
 		writeMTP(t, cp, fmt.Sprintf("during-%d", i), 201) // writes never needed PostgreSQL
 		// Complete answers throughout, from the log or from the rebuilt index, which may be
 		// back already: the first failed apply re-creates the schema within milliseconds.
 		wantFeed(t, cp, "")
+		wantList(t, cp, "")
 	}
 
 	// 4. Recovery without operator action: the schema is re-created and rebuilt from the log.
@@ -153,4 +203,5 @@ func TestPostgresOutageRecovers(t *testing.T) {
 	writeMTP(t, cp, "after", 201)
 	waitConverged(t, admin, cp.Store)
 	wantFeed(t, cp, "postgres")
+	wantList(t, cp, "postgres")
 }
