@@ -72,6 +72,8 @@ type ZoneSyncConfig struct {
 		TLSSkipVerify bool   `json:"tlsSkipVerify"`
 		RootCAFile    string `json:"rootCaFile"`
 	} `json:"kds"`
+	// IngressUpdateInterval: how often the zone recomputes its ingresses' availableServices.
+	IngressUpdateInterval Duration `json:"ingressUpdateInterval"`
 	// Token is the zone token (kumactl generate zone-token --zone NAME) the zone links with;
 	// TokenFile reads it from a file instead.
 	Token     string `json:"token"`
@@ -191,6 +193,7 @@ func DefaultConfig() Config {
 	c.DataDir = defaultDataDir()
 	c.Multizone.Zone.Name = "default"
 	c.Multizone.Global.KDS.GRPCPort = 5685
+	c.Multizone.Zone.IngressUpdateInterval = Duration(time.Second)
 	c.Multizone.Global.KDS.Interface = "0.0.0.0"
 	def := api.DefaultConfig()
 	c.APIServer.HTTP.Port = def.Port
@@ -323,6 +326,7 @@ var envVars = []envvar.Var[Config]{
 	envvar.Bool("KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY", func(c *Config) *bool { return &c.Multizone.Zone.KDS.TLSSkipVerify }),
 	pathVar("KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE", func(c *Config) *string { return &c.Multizone.Zone.KDS.RootCAFile }),
 	envvar.String("JETMESH_MULTIZONE_ZONE_TOKEN", func(c *Config) *string { return &c.Multizone.Zone.Token }),
+	durationVar("KUMA_MULTIZONE_ZONE_INGRESS_UPDATE_INTERVAL", func(c *Config) *Duration { return &c.Multizone.Zone.IngressUpdateInterval }),
 	pathVar("JETMESH_MULTIZONE_ZONE_TOKEN_FILE", func(c *Config) *string { return &c.Multizone.Zone.TokenFile }),
 	envvar.Int("KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT", func(c *Config) *int { return &c.Multizone.Global.KDS.GRPCPort }),
 	envvar.String("JETMESH_MULTIZONE_GLOBAL_KDS_INTERFACE", func(c *Config) *string { return &c.Multizone.Global.KDS.Interface }),

@@ -285,7 +285,7 @@ func startZoneSync(lc fx.Lifecycle, cfg Config, nc *nats.Conn, view *state.State
 	z.Replicas = m.AddReplica
 	a.Handle("/_replication", z.Watchdog().Handler())
 	lc.Append(fx.StartStopHook(z.Start, z.Stop))
-	u := zonesync.NewIngressUpdater(m, cfg.Multizone.Zone.Name, time.Second, log.With("component", "zone-ingress"))
+	u := zonesync.NewIngressUpdater(m, cfg.Multizone.Zone.Name, time.Duration(cfg.Multizone.Zone.IngressUpdateInterval), log.With("component", "zone-ingress"))
 	lc.Append(fx.StartStopHook(u.Start, u.Stop))
 	return nil
 }

@@ -36,6 +36,9 @@ func (c Config) validateMultizone() []error {
 		if z.Token == "" && z.TokenFile == "" {
 			errs = append(errs, fmt.Errorf("a federated zone needs a zone token: set JETMESH_MULTIZONE_ZONE_TOKEN or JETMESH_MULTIZONE_ZONE_TOKEN_FILE (kumactl generate zone-token --zone %s on the global)", z.Name))
 		}
+		if z.IngressUpdateInterval <= 0 {
+			errs = append(errs, fmt.Errorf("multizone.zone.ingressUpdateInterval must be positive"))
+		}
 		if c.NATS.URL != "" {
 			errs = append(errs, fmt.Errorf("a federated zone needs the embedded NATS server (nats.url is set): the link to the global is its leafnode"))
 		}
