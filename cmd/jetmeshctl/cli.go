@@ -26,6 +26,7 @@ Commands:
   get       resources as they are now, or as they were at a time or sequence (--at)
   revert    put a resource back to an earlier revision, recorded as a new revision
   inspect   which policies apply to a dataplane, per inbound and outbound, and their result
+  replication  multi-zone: how this control plane's copies of other logs are doing
 
 Flags of every command:
   --api-address URL    the control plane's API (default http://127.0.0.1:5681,
@@ -55,13 +56,14 @@ func usagef(format string, args ...any) error {
 type commandFunc func(ctx context.Context, args []string, g globals, stdout io.Writer) error
 
 var commands = map[string]commandFunc{
-	"events":  cmdEvents,
-	"audit":   cmdEvents, // the name operators look for; the same query
-	"history": cmdHistory,
-	"diff":    cmdDiff,
-	"get":     cmdGet,
-	"revert":  cmdRevert,
-	"inspect": cmdInspect,
+	"events":      cmdEvents,
+	"audit":       cmdEvents, // the name operators look for; the same query
+	"history":     cmdHistory,
+	"diff":        cmdDiff,
+	"get":         cmdGet,
+	"revert":      cmdRevert,
+	"inspect":     cmdInspect,
+	"replication": cmdReplication,
 }
 
 // globals are the flags every command takes.

@@ -248,3 +248,41 @@ func TestInspectDataplane(t *testing.T) {
 		t.Errorf("inspect of a missing dataplane: exit %d (%s)", code, errOut)
 	}
 }
+
+// jetmeshctl replication shows a zone's copies of the global's log and the global's copy of
+// the zone's, and says a standalone control plane has none.
+func TestReplication(t *testing.T) {
+	port := cptest.FreePort(t)
+	g := cptest.Start(t, "", cptest.Global(port))
+	code, token := func() (int, string) {
+		resp, err := http.Post(g.URL+"/tokens/zone", "application/json", strings.NewReader(`{"zone":"zone-1","scope":["cp"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}()
+	if code != http.StatusOK {
+		t.Fatalf("zone token: %d %s", code, token)
+	}
+	z := cptest.Start(t, "", cptest.Zone("zone-1", port, g.KDSCACertFile(), token))
+	send(t, g, http.MethodPut, "/meshes/demo", `{"type":"Mesh","name":"demo"}`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := mustCtl(t, z, "replication")
+		gout := mustCtl(t, g, "replication")
+		caughtUp := regexp.MustCompile(`(?m)^JETMESH_GLOBAL\s.*\sok\s`)
+		if caughtUp.MatchString(out) && hasRow(gout, "JETMESH_ZONE_zone-1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replication never reported caught up:\nzone:\n%s\nglobal:\n%s", out, gout)
+		}
+		time.Sleep(200 * time.Millisecond) // polling step of a deadline-bound wait
+	}
+	standalone := cptest.Start(t, "")
+	if code, _, stderr := ctl(t, standalone, "replication"); code != 1 || !strings.Contains(stderr, "standalone") {
+		t.Errorf("replication on a standalone CP: exit %d, %q", code, stderr)
+	}
+}
