@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/xds"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/services/controlplane"
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 )
@@ -408,4 +409,28 @@ func TestZoneIngressProxy(t *testing.T) {
 		s := subs()
 		return len(s) == 1 && s[0].(map[string]any)["disconnectTime"] != nil
 	})
+}
+
+// A zone ingress subscription left open by a CP that died (no disconnect recorded) is closed
+// when the CP starts again, so the ingress does not show Online forever.
+func TestStaleZoneIngressSubscriptionClosedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cp := cptest.Start(t, dir)
+	put(t, cp, "/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1","networking":{"address":"127.0.0.1","port":10001}}`)
+	// What a crashed CP leaves behind: an insight whose subscription was never closed.
+	_, err := cp.Store.Append(context.Background(), events.Change{
+		Key: events.Key{Scope: events.ZoneScope("default"), Type: "ZoneIngressInsight", Name: "zi-1"},
+		Op:  events.OpUpsert, Revision: 1, Actor: "test",
+		Data: []byte(`{"type":"ZoneIngressInsight","name":"zi-1","subscriptions":[{"id":"s1","connectTime":"2026-01-01T00:00:00Z"}]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Stop(t)
+	cp = cptest.Start(t, dir)
+	in, _ := getJSON(t, cp, "/zoneingresses/zi-1/_overview")["zoneIngressInsight"].(map[string]any)
+	list, _ := in["subscriptions"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["disconnectTime"] == nil {
+		t.Fatalf("stale subscription not closed at start: %v", list)
+	}
 }

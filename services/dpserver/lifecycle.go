@@ -466,27 +466,53 @@ func (l *Lifecycle) updateInsight(ctx context.Context, mesh, name string, fn fun
 // belong to a process that stopped without recording it, and would show proxies Online.
 func (l *Lifecycle) closeStaleSubscriptions(ctx context.Context) error {
 	now := core.NewTimestamp(time.Now().UTC())
+	closeOpen := func(subs []core.DiscoverySubscription) []core.DiscoverySubscription {
+		for i := range subs {
+			if subs[i].DisconnectTime == nil {
+				subs[i].DisconnectTime = now
+			}
+		}
+		return subs
+	}
 	for _, e := range l.mgr.View().List(manager.DataplaneType+"Insight", state.Filter{}) {
 		in, ok := e.Resource.Spec.(*core.DataplaneInsight)
-		if !ok || !hasOpen(in) {
+		if !ok || e.Feed() != "" || !hasOpen(in.Subscriptions) {
 			continue
 		}
 		err := l.updateInsight(ctx, e.Key.Mesh, e.Key.Name, func(in *core.DataplaneInsight) {
-			for i := range in.Subscriptions {
-				if in.Subscriptions[i].DisconnectTime == nil {
-					in.Subscriptions[i].DisconnectTime = now
-				}
-			}
+			in.Subscriptions = closeOpen(in.Subscriptions)
 		})
 		if err != nil {
 			return fmt.Errorf("close stale subscriptions of %s/%s: %w", e.Key.Mesh, e.Key.Name, err)
 		}
 	}
+	// Zone ingresses and egresses too: they would show Online forever otherwise.
+	for _, typ := range []string{"ZoneIngress", "ZoneEgress"} {
+		for _, e := range l.mgr.View().List(typ+"Insight", state.Filter{}) {
+			if e.Feed() != "" || l.mgr.View().Foreign(e.Key) || !hasOpen(zoneProxySubscriptions(e.Resource.Spec)) {
+				continue
+			}
+			if err := l.updateZoneProxyInsight(ctx, typ, e.Key.Name, closeOpen); err != nil {
+				return fmt.Errorf("close stale subscriptions of %s %s: %w", typ, e.Key.Name, err)
+			}
+		}
+	}
 	return nil
 }
 
-func hasOpen(in *core.DataplaneInsight) bool {
-	for _, s := range in.Subscriptions {
+// zoneProxySubscriptions are the subscriptions of a ZoneIngressInsight or ZoneEgressInsight.
+func zoneProxySubscriptions(spec any) []core.DiscoverySubscription {
+	switch in := spec.(type) {
+	case *core.ZoneIngressInsight:
+		return in.Subscriptions
+	case *core.ZoneEgressInsight:
+		return in.Subscriptions
+	}
+	return nil
+}
+
+func hasOpen(subs []core.DiscoverySubscription) bool {
+	for _, s := range subs {
 		if s.DisconnectTime == nil {
 			return true
 		}
@@ -540,7 +566,7 @@ func (l *Lifecycle) cleanup(ctx context.Context, now time.Time) {
 			continue
 		}
 		in, _ := ie.Resource.Spec.(*core.DataplaneInsight)
-		if in == nil || hasOpen(in) || len(in.Subscriptions) == 0 {
+		if in == nil || hasOpen(in.Subscriptions) || len(in.Subscriptions) == 0 {
 			continue
 		}
 		last := in.Subscriptions[len(in.Subscriptions)-1].DisconnectTime
