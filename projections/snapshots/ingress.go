@@ -11,20 +11,11 @@ import (
 	"github.com/jetmesh/jetmesh/xds/generate"
 )
 
-// markIngressesLocked marks every connected zone ingress: any local instance change may
-// change what it forwards to.
-func (p *Projector) markIngressesLocked() {
+// markZoneProxiesLocked marks every connected zone ingress (a local instance change may change
+// what it forwards to) or zone egress (a remote ingress change may).
+func (p *Projector) markZoneProxiesLocked(ingress bool) {
 	for id, c := range p.clients {
-		if c.Ingress {
-			p.dirty[id] = true
-		}
-	}
-}
-
-// markEgressesLocked marks every connected zone egress.
-func (p *Projector) markEgressesLocked() {
-	for id, c := range p.clients {
-		if c.Egress {
+		if (ingress && c.Ingress) || (!ingress && c.Egress) {
 			p.dirty[id] = true
 		}
 	}
@@ -70,21 +61,6 @@ func (p *Projector) ingressInputLocked(c Client) (Input, bool) {
 	return Input{Client: c, Ingress: proxy, Zone: p.zone}, true
 }
 
-func generateIngress(p *generate.IngressProxy) (map[string][]types.Resource, map[string]string, error) {
-	res, err := generate.GenerateIngress(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := generate.Validate(res); err != nil {
-		return nil, nil, fmt.Errorf("zone ingress %s: %w", p.Name, err)
-	}
-	versions, err := res.Versions()
-	if err != nil {
-		return nil, nil, err
-	}
-	return res.ByType(), versions, nil
-}
-
 func sortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -118,13 +94,23 @@ func (p *Projector) egressInputLocked(c Client) (Input, bool) {
 	return Input{Client: c, Egress: proxy, Zone: p.zone}, true
 }
 
+func generateIngress(p *generate.IngressProxy) (map[string][]types.Resource, map[string]string, error) {
+	res, err := generate.GenerateIngress(p)
+	return zoneProxySnapshot(res, err, "zone ingress "+p.Name)
+}
+
 func generateEgress(p *generate.EgressProxy) (map[string][]types.Resource, map[string]string, error) {
 	res, err := generate.GenerateEgress(p)
+	return zoneProxySnapshot(res, err, "zone egress "+p.Name)
+}
+
+// zoneProxySnapshot validates a zone proxy's generated resources and versions them.
+func zoneProxySnapshot(res *generate.Resources, err error, what string) (map[string][]types.Resource, map[string]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := generate.Validate(res); err != nil {
-		return nil, nil, fmt.Errorf("zone egress %s: %w", p.Name, err)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	versions, err := res.Versions()
 	if err != nil {

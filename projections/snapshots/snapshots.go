@@ -187,8 +187,8 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 			p.ingresses[rec.Key] = res
 		}
 		p.markRemoteChangesLocked(before)
-		p.markIngressesLocked()
-		p.markEgressesLocked() // an egress forwards to the remote ingresses
+		p.markZoneProxiesLocked(true)
+		p.markZoneProxiesLocked(false) // an egress forwards to the remote ingresses
 	case "ZoneEgress":
 		if feed != "" {
 			return nil // other zones' egresses carry their own zone's traffic only
@@ -215,7 +215,7 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 			return nil // another zone's dataplanes reach this zone through its ingress
 		}
 		p.applyDataplaneLocked(rec.Key.Mesh, rec.Key.Name, res)
-		p.markIngressesLocked()
+		p.markZoneProxiesLocked(true)
 	default:
 		desc, ok := p.reg.ByName(rec.Key.Type)
 		if !ok || !desc.TargetRef {

@@ -227,8 +227,34 @@ func ensureZoneSigner(ctx context.Context, m *manager.Manager) (*tokens.Signer, 
 	return tokens.NewSigner(key, serial), nil
 }
 
+// zoneTokenRequest is POST /tokens/zone's body (kumactl generate zone-token).
+type zoneTokenRequest struct {
+	Zone     string   `json:"zone"`
+	Scope    []string `json:"scope"`
+	ValidFor string   `json:"validFor"`
+}
+
 // zoneTokenHandler serves POST /tokens/zone (kumactl generate zone-token).
 func zoneTokenHandler(signer func() *tokens.Signer) http.Handler {
+	return tokenHandler(func(req *zoneTokenRequest) string { return req.ValidFor },
+		func(_ context.Context, req *zoneTokenRequest, validFor time.Duration) (string, int, error) {
+			if err := zonesync.ValidateZoneName(req.Zone); err != nil {
+				return "", http.StatusBadRequest, err
+			}
+			s := signer()
+			if s == nil {
+				return "", http.StatusServiceUnavailable, errors.New("the control plane is starting")
+			}
+			tok, err := s.IssueZone(req.Zone, req.Scope, validFor)
+			return tok, http.StatusBadRequest, err
+		})
+}
+
+// tokenHandler serves a POST /tokens/* endpoint: it decodes the JSON body into a Req, parses
+// its validFor, and answers the token issue returns as text/plain, or issue's error with the
+// status issue gives.
+func tokenHandler[Req any](validFor func(*Req) string,
+	issue func(ctx context.Context, req *Req, validFor time.Duration) (string, int, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const title = "Could not issue a token"
 		if r.Method != http.MethodPost {
@@ -236,36 +262,23 @@ func zoneTokenHandler(signer func() *tokens.Signer) http.Handler {
 			api.WriteError(w, http.StatusMethodNotAllowed, "Method not Allowed", r.Method+" is not allowed on "+r.URL.Path)
 			return
 		}
-		var req struct {
-			Zone     string   `json:"zone"`
-			Scope    []string `json:"scope"`
-			ValidFor string   `json:"validFor"`
-		}
+		var req Req
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
 			api.WriteError(w, http.StatusBadRequest, title, "invalid request body: "+err.Error())
 			return
 		}
-		var validFor time.Duration
-		if req.ValidFor != "" {
-			d, err := time.ParseDuration(req.ValidFor)
-			if err != nil || d < 0 {
+		var d time.Duration
+		if v := validFor(&req); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed < 0 {
 				api.WriteError(w, http.StatusBadRequest, title, "validFor: not a positive duration (e.g. 24h)")
 				return
 			}
-			validFor = d
+			d = parsed
 		}
-		if err := zonesync.ValidateZoneName(req.Zone); err != nil {
-			api.WriteError(w, http.StatusBadRequest, title, err.Error())
-			return
-		}
-		s := signer()
-		if s == nil {
-			api.WriteError(w, http.StatusServiceUnavailable, title, "the control plane is starting")
-			return
-		}
-		tok, err := s.IssueZone(req.Zone, req.Scope, validFor)
+		tok, status, err := issue(r.Context(), &req, d)
 		if err != nil {
-			api.WriteError(w, http.StatusBadRequest, title, err.Error())
+			api.WriteError(w, status, title, err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain")

@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
-	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/manager"
 	"github.com/jetmesh/jetmesh/services/tokens"
 	"github.com/jetmesh/jetmesh/xds/bootstrap"
@@ -152,55 +150,32 @@ func (a *proxyAuth) meshSigner(ctx context.Context, mesh string, create bool) (*
 	return tokens.NewSigner(key, 1), nil
 }
 
+// dataplaneTokenRequest is POST /tokens/dataplane's body (kumactl generate dataplane-token).
+type dataplaneTokenRequest struct {
+	Name     string              `json:"name"`
+	Mesh     string              `json:"mesh"`
+	Tags     map[string][]string `json:"tags"`
+	Type     string              `json:"type"`
+	Workload string              `json:"workload"`
+	ValidFor string              `json:"validFor"`
+}
+
 // dataplaneTokenHandler serves POST /tokens/dataplane (kumactl generate dataplane-token).
 func (a *proxyAuth) dataplaneTokenHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		const title = "Could not issue a token"
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			api.WriteError(w, http.StatusMethodNotAllowed, "Method not Allowed", r.Method+" is not allowed on "+r.URL.Path)
-			return
-		}
-		var req struct {
-			Name     string              `json:"name"`
-			Mesh     string              `json:"mesh"`
-			Tags     map[string][]string `json:"tags"`
-			Type     string              `json:"type"`
-			Workload string              `json:"workload"`
-			ValidFor string              `json:"validFor"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-			api.WriteError(w, http.StatusBadRequest, title, "invalid request body: "+err.Error())
-			return
-		}
-		if req.Mesh == "" {
-			req.Mesh = resources.DefaultMesh
-		}
-		if !a.m.MeshExists(req.Mesh) {
-			api.WriteError(w, http.StatusBadRequest, title, fmt.Sprintf("mesh %q does not exist", req.Mesh))
-			return
-		}
-		var validFor time.Duration
-		if req.ValidFor != "" {
-			d, err := time.ParseDuration(req.ValidFor)
-			if err != nil || d < 0 {
-				api.WriteError(w, http.StatusBadRequest, title, "validFor: not a positive duration (e.g. 24h)")
-				return
+	return tokenHandler(func(req *dataplaneTokenRequest) string { return req.ValidFor },
+		func(ctx context.Context, req *dataplaneTokenRequest, validFor time.Duration) (string, int, error) {
+			if req.Mesh == "" {
+				req.Mesh = resources.DefaultMesh
 			}
-			validFor = d
-		}
-		signer, err := a.meshSigner(r.Context(), req.Mesh, true)
-		if err != nil {
-			api.WriteError(w, http.StatusBadRequest, title, err.Error())
-			return
-		}
-		tok, err := signer.IssueDataplane(tokens.DataplaneClaims{Name: req.Name, Mesh: req.Mesh, Tags: req.Tags,
-			Type: req.Type, Workload: req.Workload}, validFor)
-		if err != nil {
-			api.WriteError(w, http.StatusBadRequest, title, err.Error())
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte(tok))
-	})
+			if !a.m.MeshExists(req.Mesh) {
+				return "", http.StatusBadRequest, fmt.Errorf("mesh %q does not exist", req.Mesh)
+			}
+			signer, err := a.meshSigner(ctx, req.Mesh, true)
+			if err != nil {
+				return "", http.StatusBadRequest, err
+			}
+			tok, err := signer.IssueDataplane(tokens.DataplaneClaims{Name: req.Name, Mesh: req.Mesh, Tags: req.Tags,
+				Type: req.Type, Workload: req.Workload}, validFor)
+			return tok, http.StatusBadRequest, err
+		})
 }
