@@ -82,11 +82,8 @@ func (p *Projector) egressInputLocked(c Client) (Input, bool) {
 		return Input{}, false
 	}
 	proxy := &generate.EgressProxy{Name: c.Name, Spec: spec, Zone: p.zone}
-	egresses := p.egresses
-	p.egresses = nil // the egress itself forwards to the ingresses, not to itself
-	defer func() { p.egresses = egresses }()
 	for _, mesh := range sortedNames(p.meshes) {
-		remote, _ := p.remoteEndpointsLocked(p.meshes[mesh])
+		remote, _ := p.remoteEndpointsLocked(p.meshes[mesh], false) // the egress forwards to the ingresses
 		for _, svc := range sortedNames(remote) {
 			proxy.Services = append(proxy.Services, generate.IngressService{Mesh: mesh, Service: svc, Endpoints: remote[svc]})
 		}

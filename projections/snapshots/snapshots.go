@@ -286,7 +286,7 @@ type remoteView struct {
 func (p *Projector) remoteViewLocked() map[string]remoteView {
 	out := make(map[string]remoteView, len(p.meshes))
 	for name, m := range p.meshes {
-		eps, n := p.remoteEndpointsLocked(m)
+		eps, n := p.remoteEndpointsLocked(m, true)
 		out[name] = remoteView{endpoints: eps, ingresses: n}
 	}
 	return out
@@ -299,7 +299,7 @@ func (p *Projector) remoteViewLocked() map[string]remoteView {
 // service thus costs its consumers, not the whole zone.
 func (p *Projector) markRemoteChangesLocked(before map[string]remoteView) {
 	for name, m := range p.meshes {
-		eps, n := p.remoteEndpointsLocked(m)
+		eps, n := p.remoteEndpointsLocked(m, true)
 		old := before[name]
 		if n != old.ingresses {
 			p.markMeshLocked(name)
@@ -331,8 +331,9 @@ func (p *Projector) markRemoteChangesLocked(before map[string]remoteView) {
 // remoteEndpointsLocked returns the endpoints other zones offer through their ingresses, by
 // service, and how many distinct ingresses stand behind them. Ingresses of disabled or
 // deleted zones are left out: their traffic must stop, though their copies may linger in
-// the mirrored stream.
-func (p *Projector) remoteEndpointsLocked(m *meshState) (map[string][]generate.Endpoint, int) {
+// the mirrored stream. viaEgress points them at this zone's egresses where the mesh routes
+// through them (what sidecars get); the egress itself needs the ingresses.
+func (p *Projector) remoteEndpointsLocked(m *meshState, viaEgress bool) (map[string][]generate.Endpoint, int) {
 	if len(p.ingresses) == 0 || m.mesh == nil {
 		return nil, 0
 	}
@@ -356,9 +357,11 @@ func (p *Projector) remoteEndpointsLocked(m *meshState) (map[string][]generate.E
 		}
 		t.ZoneIngresses = append(t.ZoneIngresses, generate.ZoneIngress{Meta: res.Meta, Spec: zi})
 	}
-	for _, name := range sortedNames(p.egresses) {
-		if ze, ok := p.egresses[name].Spec.(*core.ZoneEgress); ok {
-			t.ZoneEgresses = append(t.ZoneEgresses, generate.ZoneEgress{Meta: p.egresses[name].Meta, Spec: ze})
+	if viaEgress {
+		for _, name := range sortedNames(p.egresses) {
+			if ze, ok := p.egresses[name].Spec.(*core.ZoneEgress); ok {
+				t.ZoneEgresses = append(t.ZoneEgresses, generate.ZoneEgress{Meta: p.egresses[name].Meta, Spec: ze})
+			}
 		}
 	}
 	return generate.RemoteEndpoints(t)
@@ -652,7 +655,7 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 		return Input{}, false
 	}
 	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]generate.Endpoint{}, Zone: p.zone}
-	remote, ingresses := p.remoteEndpointsLocked(m)
+	remote, ingresses := p.remoteEndpointsLocked(m, true)
 	services := slices.Clone(dp.consumes)
 	for svc := range m.routeBackends {
 		if !slices.Contains(services, svc) {
