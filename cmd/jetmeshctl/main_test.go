@@ -227,7 +227,7 @@ func waitFor(t *testing.T, out *syncBuffer, name string) {
 
 // inspect shows, per inbound and outbound, the policies that apply and the merged result.
 func TestInspectDataplane(t *testing.T) {
-	cp := cptest.Start(t, "")
+	cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 	send(t, cp, "PUT", "/meshes/default/dataplanes/web-1", `{"type":"Dataplane","mesh":"default","name":"web-1",
  "networking":{"address":"127.0.0.1","inbound":[{"port":18080,"tags":{"kuma.io/service":"web"}}],
  "outbound":[{"port":10001,"tags":{"kuma.io/service":"backend"}}]}}`)

@@ -26,11 +26,11 @@ type client struct {
 // are the same.
 func onBothBackends(t *testing.T, test func(t *testing.T, c client)) {
 	t.Run("log", func(t *testing.T) {
-		cp := cptest.Start(t, "")
+		cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 		test(t, client{t: t, base: cp.URL, source: "log"})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		cp := cptest.Start(t, "", cptest.WithPostgres(cptest.Postgres(t)))
+		cp := cptest.Start(t, "", cptest.BareDefaultMesh(), cptest.WithPostgres(cptest.Postgres(t)))
 		test(t, client{t: t, base: cp.URL, source: "postgres"})
 	})
 }
@@ -99,7 +99,7 @@ func (c client) must(method, path, body string, want int) map[string]any {
 }
 
 func newClient(t *testing.T) (client, *cptest.CP) {
-	cp := cptest.Start(t, "")
+	cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 	return client{t: t, base: cp.URL}, cp
 }
 

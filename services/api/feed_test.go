@@ -20,7 +20,7 @@ func testEventFeed(t *testing.T, c client) {
 	c.must("PUT", "/meshes/default/meshtrafficpermissions/one", mtp("one", "Allow"), 201)
 	c.must("PUT", "/meshes/default/meshtrafficpermissions/one", mtp("one", "Deny"), 200)
 	c.must("PUT", "/meshes/default/meshtrafficpermissions/two", mtp("two", "Allow"), 201)
-	c.must("PUT", "/meshes/other", `{"type":"Mesh","name":"other"}`, 201)
+	c.must("PUT", "/meshes/other", `{"type":"Mesh","name":"other","skipCreatingInitialPolicies":["*"]}`, 201)
 	c.must("DELETE", "/meshes/default/meshtrafficpermissions/one", "", 200)
 
 	all := items(t, c.must("GET", "/events", "", 200))

@@ -151,7 +151,7 @@ func listAt(t *testing.T, base, at string) ([]string, uint64) {
 // sequence 1, and answers exactly what the log says the state was then.
 func TestPointInTimeStartsFromCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	cp := cptest.Start(t, dir, func(c *controlplane.Config) {
+	cp := cptest.Start(t, dir, cptest.BareDefaultMesh(), func(c *controlplane.Config) {
 		c.Checkpoint.Events, c.Checkpoint.Interval, c.Checkpoint.Keep = 5, controlplane.Duration(time.Hour), 3
 	})
 	policy := func(name string) string {

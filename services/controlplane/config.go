@@ -129,9 +129,13 @@ type XDSConfig struct {
 // DefaultsConfig mirrors kuma-cp's defaults section.
 type DefaultsConfig struct {
 	// SkipMesh: do not create the default mesh on first start.
-	SkipMesh bool `json:"skipMesh"`
+	SkipMesh bool `json:"skipMeshCreation"`
 	// MeshName of the default mesh.
 	MeshName string `json:"meshName"`
+	// SkipInitialPolicies becomes the default mesh's skipCreatingInitialPolicies: the types of
+	// initial policy (or "*") it is created without. Kuma has no setting for this; new meshes
+	// say it themselves, but the default mesh is created by the control plane.
+	SkipInitialPolicies []string `json:"skipInitialPolicies"`
 }
 
 // NATSConfig chooses between the embedded NATS server and an external one.
@@ -342,7 +346,8 @@ var envVars = []envvar.Var[Config]{
 	durationVar("KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay }),
 	durationVar("KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval }),
 	durationVar("KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE", func(c *Config) *Duration { return &c.XDS.DataplaneCleanupAge }),
-	envvar.Bool("KUMA_DEFAULTS_SKIP_MESH", func(c *Config) *bool { return &c.Defaults.SkipMesh }),
+	envvar.Bool("KUMA_DEFAULTS_SKIP_MESH_CREATION", func(c *Config) *bool { return &c.Defaults.SkipMesh }),
+	envvar.List("JETMESH_DEFAULTS_SKIP_INITIAL_POLICIES", func(c *Config) *[]string { return &c.Defaults.SkipInitialPolicies }),
 	envvar.String("KUMA_STORE_TYPE", func(c *Config) *string { return &c.Store.Type }),
 	pathVar("KUMA_GENERAL_WORK_DIR", func(c *Config) *string { return &c.DataDir }),
 	pathVar("JETMESH_DATA_DIR", func(c *Config) *string { return &c.DataDir }),

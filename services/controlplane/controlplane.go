@@ -214,10 +214,11 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	inst instance, _ *projections.Runner, log *slog.Logger) *manager.Manager {
 	m := manager.New(reg, store, view, inst.Env, inst.Scope, log.With("component", "manager"))
 	m.Writable = writable(cfg)
+	m.InitialPolicies = !cfg.Federated()
 	// A federated zone receives its meshes from the global.
 	if !cfg.Defaults.SkipMesh && !cfg.Federated() {
 		lc.Append(fx.StartHook(func(ctx context.Context) error {
-			return m.EnsureDefaultMesh(ctx, cfg.Defaults.MeshName)
+			return m.EnsureDefaultMesh(ctx, cfg.Defaults.MeshName, cfg.Defaults.SkipInitialPolicies)
 		}))
 	}
 	return m

@@ -44,6 +44,20 @@ func Bool[C any](name string, field func(*C) *bool) Var[C] {
 	}}
 }
 
+// List binds a comma-separated list; empty items are dropped.
+func List[C any](name string, field func(*C) *[]string) Var[C] {
+	return Var[C]{Name: name, Set: func(c *C, v string) error {
+		var out []string
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+		*field(c) = out
+		return nil
+	}}
+}
+
 // Load applies every variable lookup finds; an unparsable value is an error naming it.
 func Load[C any](c *C, vars []Var[C], lookup func(string) (string, bool)) error {
 	for _, v := range vars {

@@ -82,6 +82,9 @@ type Manager struct {
 	// Writable, when set, refuses API writes of types another control plane owns (a
 	// federated zone does not write policies, the global does not write dataplanes).
 	Writable func(*resources.Descriptor) error
+	// InitialPolicies makes a new mesh start with Kuma's default MeshTimeout, MeshRetry and
+	// MeshCircuitBreaker policies (the control plane that owns meshes: standalone or global).
+	InitialPolicies bool
 	// DeleteGuard, when set, may refuse a deletion (e.g. a zone that is still connected).
 	DeleteGuard func(ctx context.Context, desc *resources.Descriptor, mesh, name string) error
 
@@ -221,7 +224,16 @@ func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Re
 		return Result{}, fmt.Errorf("apply %s: %w", key, err)
 	}
 	res.Sequence = rec.Sequence
-	return res, m.view.WaitFor(ctx, rec.Sequence)
+	if err := m.view.WaitFor(ctx, rec.Sequence); err != nil {
+		return res, err
+	}
+	if res.Created && r.Desc.Name == MeshType && m.InitialPolicies {
+		who.CorrelationID = rec.Event.CorrelationID
+		if err := m.createInitialPolicies(ctx, out, who); err != nil {
+			return res, fmt.Errorf("apply %s: %w", key, err)
+		}
+	}
+	return res, nil
 }
 
 // sameContent compares what a user controls: spec and labels (times are the server's).
@@ -310,8 +322,9 @@ func (m *Manager) tombstone(ctx context.Context, key events.Key, who Who) (uint6
 }
 
 // EnsureDefaultMesh creates the mesh "name" unless the log has ever held it: a user who
-// deleted the default mesh keeps it deleted across restarts.
-func (m *Manager) EnsureDefaultMesh(ctx context.Context, name string) error {
+// deleted the default mesh keeps it deleted across restarts. skipInitial becomes the mesh's
+// skipCreatingInitialPolicies.
+func (m *Manager) EnsureDefaultMesh(ctx context.Context, name string, skipInitial []string) error {
 	desc, ok := m.reg.ByName(MeshType)
 	if !ok {
 		return fmt.Errorf("default mesh: type %s not registered", MeshType)
@@ -323,7 +336,14 @@ func (m *Manager) EnsureDefaultMesh(ctx context.Context, name string) error {
 	case !errors.Is(err, events.ErrNotFound):
 		return fmt.Errorf("default mesh: %w", err)
 	}
-	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: desc.NewSpec()}
+	doc, err := json.Marshal(map[string]any{"type": MeshType, "name": name, "skipCreatingInitialPolicies": skipInitial})
+	if err != nil {
+		return fmt.Errorf("default mesh: %w", err)
+	}
+	r, err := resources.DecodeAs(desc, doc)
+	if err != nil {
+		return fmt.Errorf("default mesh: %w", err)
+	}
 	if _, err := m.Apply(ctx, r, Who{Actor: "system:control-plane"}); err != nil {
 		return fmt.Errorf("default mesh: %w", err)
 	}

@@ -200,7 +200,7 @@ func TestMeshHTTPRouteSplitsTraffic(t *testing.T) {
 // A MeshRetry on Unavailable turns the failures of a backend that fails every other RPC into
 // successes.
 func TestMeshRetryHidesFlakyBackend(t *testing.T) {
-	cp := cptest.Start(t, "")
+	cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 	instance(t, cp, startBackend(t, "backend-flaky", true), "v1")
 	client := grpcClient(t, cp)
 
@@ -233,6 +233,20 @@ func TestMeshRetryHidesFlakyBackend(t *testing.T) {
 	for i := range 200 {
 		if _, err := call(client, 0); err != nil {
 			t.Fatalf("RPC %d failed despite retries: %v", i, err)
+		}
+	}
+}
+
+// The default mesh's initial mesh-retry-all-default (Kuma's 5 gRPC retries) already hides a
+// backend that fails every other RPC, with no policy of the user's.
+func TestInitialMeshRetryHidesFlakyBackend(t *testing.T) {
+	cp := cptest.Start(t, "")
+	instance(t, cp, startBackend(t, "backend-flaky", true), "v1")
+	client := grpcClient(t, cp)
+	eventually(t, "the backend to answer", func() bool { _, err := call(client, 0); return err == nil })
+	for i := range 100 {
+		if _, err := call(client, 0); err != nil {
+			t.Fatalf("RPC %d failed despite the initial MeshRetry: %v", i, err)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func whileBusy(t *testing.T, c testpb.TestServiceClient, b *backend) (reached bo
 // enforces the cluster's max_requests and fails the second concurrent RPC with Unavailable
 // without sending it.
 func TestMeshCircuitBreakerMaxRequests(t *testing.T) {
-	cp := cptest.Start(t, "")
+	cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 	b := startBackend(t, "backend-1", false)
 	instance(t, cp, b, "v1")
 	client := grpcClient(t, cp)
@@ -239,7 +239,7 @@ func TestMeshFaultInjectionAborts(t *testing.T) {
 // A MeshCircuitBreaker's failure-percentage outlier detection ejects an instance whose RPCs
 // all fail, so that traffic moves to the healthy one: grpc-go runs outlier detection itself.
 func TestMeshCircuitBreakerOutlierDetection(t *testing.T) {
-	cp := cptest.Start(t, "")
+	cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 	good, bad := startBackend(t, "backend-good", false), startBackend(t, "backend-bad", false)
 	bad.failAll.Store(true)
 	instance(t, cp, good, "v1")
@@ -281,7 +281,7 @@ func TestMeshCircuitBreakerOutlierDetection(t *testing.T) {
 // MeshHealthCheck's health_checks: with one applied, a later MeshCircuitBreaker limit on
 // the same cluster still reaches the client (a NACKed cluster would never change again).
 func TestMeshHealthCheckAcceptedByGRPCClients(t *testing.T) {
-	cp := cptest.Start(t, "")
+	cp := cptest.Start(t, "", cptest.BareDefaultMesh())
 	b := startBackend(t, "backend-1", false)
 	instance(t, cp, b, "v1")
 	client := grpcClient(t, cp)

@@ -143,3 +143,9 @@ func (c *CP) Stop(t testing.TB) {
 	}
 	c.app = nil
 }
+
+// BareDefaultMesh creates the default mesh without Kuma's initial policies (default retries,
+// timeouts and circuit breakers), for tests that observe one policy's effect on its own.
+func BareDefaultMesh() Option {
+	return func(c *controlplane.Config) { c.Defaults.SkipInitialPolicies = []string{"*"} }
+}
