@@ -53,16 +53,10 @@ type Rule struct {
 }
 
 // To is one group of destinations and their logging.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default"`
-}
+type To = rules.Item[Conf]
 
 // From is one group of clients and their logging.
-type From struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default"`
-}
+type From = rules.Item[Conf]
 
 // Conf lists where logs go. A more specific policy's list replaces a less specific one's.
 type Conf struct {
@@ -199,12 +193,8 @@ func (s *Spec) confs() []Conf {
 // Policy converts a stored MeshAccessLog for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
-	for _, f := range s.GetFrom() {
-		p.From = append(p.From, rules.Item[Conf]{TargetRef: f.TargetRef, Default: f.Default})
-	}
+	p.To = s.GetTo()
+	p.From = s.GetFrom()
 	for _, r := range s.GetRules() {
 		p.Rules = append(p.Rules, rules.RuleItem[Conf]{Matches: deref(r.Matches), Default: r.Default})
 	}

@@ -46,16 +46,10 @@ type Spec struct {
 }
 
 // To is one group of destinations and their limits.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // From is one group of clients and the limits of the inbound cluster.
-type From struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type From = rules.Item[Conf]
 
 // Rule is one inbound configuration.
 type Rule struct {
@@ -144,12 +138,8 @@ func (s *Spec) Warnings() []string {
 // Policy converts a stored MeshCircuitBreaker for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
-	for _, f := range s.GetFrom() {
-		p.From = append(p.From, rules.Item[Conf]{TargetRef: f.TargetRef, Default: f.Default})
-	}
+	p.To = s.GetTo()
+	p.From = s.GetFrom()
 	for _, r := range s.GetRules() {
 		p.Rules = append(p.Rules, rules.RuleItem[Conf]{Default: r.Default})
 	}

@@ -44,16 +44,10 @@ type Rule struct {
 }
 
 // From is the faults for one group of clients (deprecated for rules).
-type From struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type From = rules.Item[Conf]
 
 // To is the faults of a gateway towards its destinations.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // Conf lists faults; each becomes one fault filter, applied in order.
 type Conf struct {
@@ -108,12 +102,8 @@ func (s *Spec) Warnings() []string {
 // from rules: Kuma's MeshFaultInjection is not is_from_as_rules).
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
-	for _, f := range s.GetFrom() {
-		p.From = append(p.From, rules.Item[Conf]{TargetRef: f.TargetRef, Default: f.Default})
-	}
+	p.To = s.GetTo()
+	p.From = s.GetFrom()
 	for _, r := range s.GetRules() {
 		p.Rules = append(p.Rules, rules.RuleItem[Conf]{Matches: deref(r.Matches), Default: r.Default})
 	}

@@ -39,10 +39,7 @@ type Spec struct {
 }
 
 // To is one group of destinations and how they are probed.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // Conf is one health check. The destination's protocol picks the checker: http for http
 // and http2 services, grpc for grpc ones, tcp for tcp ones or when the protocol's own
@@ -123,8 +120,6 @@ func (s *Spec) Warnings() []string {
 // Policy converts a stored MeshHealthCheck for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
+	p.To = s.GetTo()
 	return p
 }

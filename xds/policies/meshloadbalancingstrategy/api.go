@@ -40,10 +40,7 @@ type Spec struct {
 }
 
 // To is one group of destinations and how traffic to them is balanced.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // Conf is the balancing of one destination.
 type Conf struct {
@@ -252,8 +249,6 @@ func (s *Spec) Warnings() []string {
 // Policy converts a stored MeshLoadBalancingStrategy for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
+	p.To = s.GetTo()
 	return p
 }

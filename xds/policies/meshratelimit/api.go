@@ -53,16 +53,10 @@ type Rule struct {
 }
 
 // From is one group of clients and their limit.
-type From struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type From = rules.Item[Conf]
 
 // To is one group of gateway routes and their limit.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // Conf is a rate limit configuration.
 type Conf struct {
@@ -154,12 +148,8 @@ func (s *Spec) Warnings() []string {
 // Policy converts a stored MeshRateLimit for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
-	for _, f := range s.GetFrom() {
-		p.From = append(p.From, rules.Item[Conf]{TargetRef: f.TargetRef, Default: f.Default})
-	}
+	p.To = s.GetTo()
+	p.From = s.GetFrom()
 	for _, r := range s.GetRules() {
 		p.Rules = append(p.Rules, rules.RuleItem[Conf]{Matches: deref(r.Matches), Default: r.Default})
 	}

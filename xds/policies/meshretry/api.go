@@ -35,10 +35,7 @@ type Spec struct {
 }
 
 // To is one group of destinations and the retry policy towards them.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // Conf holds one retry policy per protocol; the outbound's protocol picks one.
 type Conf struct {
@@ -174,8 +171,6 @@ func (s *Spec) Warnings() []string { return targetref.TopLevelDeprecations(s.Tar
 // Policy converts a stored MeshRetry for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
+	p.To = s.GetTo()
 	return p
 }

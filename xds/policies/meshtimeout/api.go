@@ -44,16 +44,10 @@ type Spec struct {
 }
 
 // To is one group of destinations and their timeouts.
-type To struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type To = rules.Item[Conf]
 
 // From is one group of clients and their timeouts.
-type From struct {
-	TargetRef targetref.TargetRef `json:"targetRef"`
-	Default   Conf                `json:"default,omitempty"`
-}
+type From = rules.Item[Conf]
 
 // Rule is one inbound timeout configuration.
 type Rule struct {
@@ -107,12 +101,8 @@ func (s *Spec) Warnings() []string {
 // Policy converts a stored MeshTimeout for the rules framework.
 func Policy(meta resources.Meta, s *Spec) rules.Policy[Conf] {
 	p := rules.Policy[Conf]{Meta: meta, TargetRef: s.TargetRef}
-	for _, t := range s.GetTo() {
-		p.To = append(p.To, rules.Item[Conf]{TargetRef: t.TargetRef, Default: t.Default})
-	}
-	for _, f := range s.GetFrom() {
-		p.From = append(p.From, rules.Item[Conf]{TargetRef: f.TargetRef, Default: f.Default})
-	}
+	p.To = s.GetTo()
+	p.From = s.GetFrom()
 	for _, r := range s.GetRules() {
 		p.Rules = append(p.Rules, rules.RuleItem[Conf]{Matches: deref(r.Matches), Default: r.Default})
 	}

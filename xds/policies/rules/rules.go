@@ -20,10 +20,11 @@ type Policy[C any] struct {
 	Rules     []RuleItem[C]
 }
 
-// Item is one entry of a policy's "to" or "from" list.
+// Item is one entry of a policy's "to" or "from" list, in Kuma's JSON shape, so that policy
+// types whose items are just a target and a conf use it as their own To and From.
 type Item[C any] struct {
-	TargetRef targetref.TargetRef
-	Default   C
+	TargetRef targetref.TargetRef `json:"targetRef"`
+	Default   C                   `json:"default"`
 }
 
 // RuleItem is one entry of a policy's 2.14 "rules" list: a conf for inbound traffic, limited to
