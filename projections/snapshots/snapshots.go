@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/resources"
@@ -103,6 +104,7 @@ type Projector struct {
 	dirty     map[string]bool
 	kick      chan struct{}
 	busy      bool // a regeneration round is running
+	endpoints endpointInterner
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -697,6 +699,10 @@ func (p *Projector) rebuild(ctx context.Context, in Input) {
 	byType, versions, err := p.gen(in)
 	if err != nil {
 		p.log.Error("generate proxy config failed", "node", in.Client.NodeID, "err", err)
+		return
+	}
+	if err := p.endpoints.internAll(byType[resource.EndpointType]); err != nil {
+		p.log.Error("share proxy endpoints failed", "node", in.Client.NodeID, "err", err)
 		return
 	}
 	if err := p.pub.SetSnapshot(ctx, in.Client.NodeID, byType, versions); err != nil && ctx.Err() == nil {

@@ -22,14 +22,23 @@ type recorder struct {
 	mu       sync.Mutex
 	sets     map[string]int
 	versions map[string]map[string]string
+	last     map[string]map[string][]types.Resource
 }
 
-func (r *recorder) SetSnapshot(_ context.Context, node string, _ map[string][]types.Resource, v map[string]string) error {
+func (r *recorder) SetSnapshot(_ context.Context, node string, byType map[string][]types.Resource, v map[string]string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sets[node]++
 	r.versions[node] = v
+	r.last[node] = byType
 	return nil
+}
+
+// resources returns the resources of a type last published for node.
+func (r *recorder) resources(node, typeURL string) []types.Resource {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last[node][typeURL]
 }
 
 func (r *recorder) ClearSnapshot(string) {}
@@ -54,7 +63,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{sets: map[string]int{}, versions: map[string]map[string]string{}}
+	rec := &recorder{sets: map[string]int{}, versions: map[string]map[string]string{}, last: map[string]map[string][]types.Resource{}}
 	p := New(reg, Generate, rec, scopeZone, slog.New(slog.DiscardHandler))
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
