@@ -61,7 +61,8 @@ type Lifecycle struct {
 	instanceID string
 	log        *slog.Logger
 
-	writeMu sync.Mutex // serialises insight read-modify-writes
+	writeMu  sync.Mutex // serialises insight read-modify-writes
+	insights insightQueue
 
 	mu     sync.Mutex
 	direct map[string]bool          // node id -> registered from node metadata
@@ -74,9 +75,16 @@ type Lifecycle struct {
 
 // NewLifecycle returns a lifecycle writing through mgr.
 func NewLifecycle(cfg LifecycleConfig, mgr *manager.Manager, instanceID string, log *slog.Logger) *Lifecycle {
-	return &Lifecycle{cfg: cfg, mgr: mgr, instanceID: instanceID, log: log,
+	l := &Lifecycle{cfg: cfg, mgr: mgr, instanceID: instanceID, log: log,
 		direct: map[string]bool{}, timers: map[string]*time.Timer{}, dirty: map[int64]*server.Stream{},
 		subs: map[int64]string{}}
+	l.insights.write = func(ctx context.Context, w insightWrite) error {
+		return l.updateInsight(ctx, w.mesh, w.name, w.fn)
+	}
+	l.insights.onErr = func(w insightWrite, err error) {
+		l.log.Warn("record dataplane insight failed", "mesh", w.mesh, "name", w.name, "record", w.what, "err", err)
+	}
+	return l
 }
 
 // Start closes subscriptions a previous process left open (it died without writing them)
@@ -87,6 +95,7 @@ func (l *Lifecycle) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel, l.done = cancel, make(chan struct{})
+	l.insights.start()
 	go l.flushLoop(runCtx)
 	return nil
 }
@@ -105,10 +114,10 @@ func (l *Lifecycle) Stop(ctx context.Context) error {
 	l.cancel()
 	select {
 	case <-l.done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return l.insights.stop(ctx)
 }
 
 // OnConnect registers the dataplane (direct mode) or checks that it exists (indirect mode),
@@ -142,7 +151,7 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 	subID := uuid.NewString()
 	l.subs[s.ID] = subID
 	l.mu.Unlock()
-	return l.updateInsight(ctx, mesh, name, func(in *core.DataplaneInsight) {
+	l.insights.record(insightWrite{mesh: mesh, name: name, what: "connect", fn: func(in *core.DataplaneInsight) {
 		sub := core.DiscoverySubscription{
 			ID: subID, ControlPlaneInstanceID: l.instanceID, ConnectTime: core.NewTimestamp(s.ConnectTime.UTC()),
 			Status:  &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{}},
@@ -152,7 +161,8 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 		if n := len(in.Subscriptions); n > subscriptionLimit {
 			in.Subscriptions = in.Subscriptions[n-subscriptionLimit:]
 		}
-	})
+	}})
+	return nil
 }
 
 // zoneProxyTypes are the resource types of zone proxies by kuma-dp's --proxy-type.
@@ -330,21 +340,15 @@ func (l *Lifecycle) OnDisconnect(s *server.Stream) {
 	delete(l.subs, s.ID)
 	direct := l.direct[id]
 	l.mu.Unlock()
-	// The stream's context is gone; the write must still happen.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	now := time.Now().UTC()
-	err = l.updateInsight(ctx, mesh, name, func(in *core.DataplaneInsight) {
+	l.insights.record(insightWrite{mesh: mesh, name: name, what: "disconnect", fn: func(in *core.DataplaneInsight) {
 		for i := range in.Subscriptions {
 			if in.Subscriptions[i].ID == subID {
 				in.Subscriptions[i].DisconnectTime = core.NewTimestamp(now)
 				fillStatus(&in.Subscriptions[i], s)
 			}
 		}
-	})
-	if err != nil && !errors.Is(err, events.ErrNotFound) {
-		l.log.Warn("record disconnect failed", "node", id, "err", err)
-	}
+	}})
 	if !direct {
 		return
 	}
@@ -381,14 +385,14 @@ func (l *Lifecycle) flushLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.flush(ctx)
+			l.flush()
 			l.cleanup(ctx, time.Now())
 		}
 	}
 }
 
-// flush writes the counters of every stream that changed since the last flush.
-func (l *Lifecycle) flush(ctx context.Context) {
+// flush queues the counters of every stream that changed since the last flush.
+func (l *Lifecycle) flush() {
 	l.mu.Lock()
 	dirty := l.dirty
 	l.dirty = map[int64]*server.Stream{}
@@ -402,16 +406,14 @@ func (l *Lifecycle) flush(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		err = l.updateInsight(ctx, mesh, name, func(in *core.DataplaneInsight) {
+		subID := subs[id]
+		l.insights.record(insightWrite{mesh: mesh, name: name, what: "status", fn: func(in *core.DataplaneInsight) {
 			for i := range in.Subscriptions {
-				if in.Subscriptions[i].ID == subs[id] {
+				if in.Subscriptions[i].ID == subID {
 					fillStatus(&in.Subscriptions[i], s)
 				}
 			}
-		})
-		if err != nil && ctx.Err() == nil {
-			l.log.Warn("flush dataplane status failed", "node", s.Node.GetId(), "err", err)
-		}
+		}})
 	}
 }
 
