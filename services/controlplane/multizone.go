@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/jetmesh/jetmesh/projections/snapshots"
 	"github.com/jetmesh/jetmesh/projections/state"
 	"github.com/jetmesh/jetmesh/resources"
-	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/dpserver"
 	"github.com/jetmesh/jetmesh/services/manager"
@@ -182,15 +180,20 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, nc, js, m, nil, log)
 	m.DeleteGuard = g.DeleteGuard
 	a.Handle("/_replication", g.StatusHandler())
-	var signer atomic.Pointer[tokens.Signer]
-	a.Handle("/tokens/zone", zoneTokenHandler(signer.Load))
+	keys := newKeyrings(m.View())
+	var started atomic.Bool
+	a.Handle("/tokens/zone", zoneTokenHandler(func() (*tokens.Signer, error) {
+		if !started.Load() {
+			return nil, nil
+		}
+		return keys.zone()
+	}))
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
-		s, err := ensureZoneSigner(ctx, m)
-		if err != nil {
+		if err := ensureZoneKey(ctx, m, keys); err != nil {
 			return err
 		}
-		signer.Store(s)
-		g.SetSigner(s)
+		started.Store(true)
+		g.SetKeys(keys.zone)
 		g.SetLinks(links.server)
 		if err := g.Start(ctx); err != nil {
 			return err
@@ -202,29 +205,13 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 	return nil
 }
 
-// ensureZoneSigner loads the zone token signing key from the log, creating it on first start.
-func ensureZoneSigner(ctx context.Context, m *manager.Manager) (*tokens.Signer, error) {
-	const serial = 1
-	name := tokens.ZoneSigningKeyPrefix + "-" + strconv.Itoa(serial)
-	if e, ok := m.View().Get("GlobalSecret", "", name); ok {
-		if sec, ok := e.Resource.Spec.(*core.Secret); ok {
-			key, err := tokens.DecodeKey(sec.Data)
-			if err != nil {
-				return nil, fmt.Errorf("global secret %s: %w", name, err)
-			}
-			return tokens.NewSigner(key, serial), nil
-		}
+// ensureZoneKey creates the first zone token signing key on the global's first start.
+func ensureZoneKey(ctx context.Context, m *manager.Manager, keys *keyrings) error {
+	var none *errNoKey
+	if _, err := keys.zone(); !errors.As(err, &none) {
+		return err
 	}
-	key, err := tokens.NewKey()
-	if err != nil {
-		return nil, err
-	}
-	desc, _ := m.Registry().ByName("GlobalSecret")
-	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Name: name}, Spec: &core.Secret{Data: tokens.EncodeKey(key)}}
-	if _, err := m.Apply(ctx, r, manager.Who{Actor: "control-plane", System: true}); err != nil {
-		return nil, fmt.Errorf("store zone token signing key: %w", err)
-	}
-	return tokens.NewSigner(key, serial), nil
+	return createKey(ctx, m, "GlobalSecret", "", firstKeyName(tokens.ZoneSigningKeyPrefix))
 }
 
 // zoneTokenRequest is POST /tokens/zone's body (kumactl generate zone-token).
@@ -235,13 +222,16 @@ type zoneTokenRequest struct {
 }
 
 // zoneTokenHandler serves POST /tokens/zone (kumactl generate zone-token).
-func zoneTokenHandler(signer func() *tokens.Signer) http.Handler {
+func zoneTokenHandler(signer func() (*tokens.Signer, error)) http.Handler {
 	return tokenHandler(func(req *zoneTokenRequest) string { return req.ValidFor },
 		func(_ context.Context, req *zoneTokenRequest, validFor time.Duration) (string, int, error) {
 			if err := zonesync.ValidateZoneName(req.Zone); err != nil {
 				return "", http.StatusBadRequest, err
 			}
-			s := signer()
+			s, err := signer()
+			if err != nil {
+				return "", http.StatusInternalServerError, err
+			}
 			if s == nil {
 				return "", http.StatusServiceUnavailable, errors.New("the control plane is starting")
 			}

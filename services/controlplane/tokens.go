@@ -25,8 +25,9 @@ const (
 )
 
 // proxyAuth checks proxy credentials on /bootstrap and on every xDS stream: dataplane tokens
-// signed with the mesh's key (the mesh Secret dataplane-token-signing-key-<mesh>), zone tokens
-// for zone ingresses and egresses signed with the global's zone key.
+// signed with one of the mesh's keys (the mesh Secrets dataplane-token-signing-key-<mesh>-<n>)
+// and not on its revocation list (dataplane-token-revocations-<mesh>), zone tokens for zone
+// ingresses and egresses signed with one of the global's zone keys.
 type proxyAuth struct {
 	m        *manager.Manager
 	dpMode   string
@@ -36,18 +37,13 @@ type proxyAuth struct {
 	// zone uses the keys the global replicates, so that one key signs for every zone).
 	create bool
 
-	mu      sync.Mutex
-	signers map[string]cachedSigner // by mesh, for the key revision it was built from
-}
-
-type cachedSigner struct {
-	revision uint64
-	signer   *tokens.Signer
+	keys *keyrings
+	mu   sync.Mutex // serialises creating a mesh's first key
 }
 
 func newProxyAuth(m *manager.Manager, cfg Config) *proxyAuth {
 	return &proxyAuth{m: m, dpMode: cfg.DPServer.Authn.DPProxy.Type, zoneMode: cfg.DPServer.Authn.ZoneProxy.Type,
-		zone: cfg.Multizone.Zone.Name, create: !cfg.Federated(), signers: map[string]cachedSigner{}}
+		zone: cfg.Multizone.Zone.Name, create: !cfg.Federated(), keys: newKeyrings(m.View())}
 }
 
 // Authenticate implements xds/server.Authenticator.
@@ -70,7 +66,10 @@ func (a *proxyAuth) check(ctx context.Context, mesh, name, proxyType, token stri
 		if token == "" {
 			return errors.New("zone token is required: kumactl generate zone-token --zone <zone> --scope " + proxyType)
 		}
-		signer, err := a.zoneSigner()
+		signer, err := a.keys.zone()
+		if none := (*errNoKey)(nil); errors.As(err, &none) {
+			return errors.New("no zone token signing key: zone tokens come from the global control plane")
+		}
 		if err != nil {
 			return err
 		}
@@ -97,57 +96,40 @@ func (a *proxyAuth) check(ctx context.Context, mesh, name, proxyType, token stri
 	return err
 }
 
-// zoneSigner is the global's zone token key, replicated to zones with the global's log.
-func (a *proxyAuth) zoneSigner() (*tokens.Signer, error) {
-	name := tokens.ZoneSigningKeyPrefix + "-1"
-	e, ok := a.m.View().Get("GlobalSecret", "", name)
-	if !ok {
-		return nil, errors.New("no zone token signing key: zone tokens come from the global control plane")
-	}
-	sec, _ := e.Resource.Spec.(*core.Secret)
-	if sec == nil {
-		return nil, errors.New("zone token signing key: not a secret")
-	}
-	key, err := tokens.DecodeKey(sec.Data)
-	if err != nil {
-		return nil, err
-	}
-	return tokens.NewSigner(key, 1), nil
-}
-
-// meshSigner returns the mesh's dataplane token key, creating it when allowed and asked.
+// meshSigner returns the mesh's dataplane token keyring, creating its first key when allowed
+// and asked (the first dataplane token of a mesh).
 func (a *proxyAuth) meshSigner(ctx context.Context, mesh string, create bool) (*tokens.Signer, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	name := tokens.DataplaneSigningKeyPrefix + "-" + mesh
-	if e, ok := a.m.View().Get("Secret", mesh, name); ok {
-		if c, ok := a.signers[mesh]; ok && c.revision == e.Revision {
-			return c.signer, nil // a rotated key is a new revision of the secret
-		}
-		sec, _ := e.Resource.Spec.(*core.Secret)
-		if sec == nil {
-			return nil, fmt.Errorf("secret %s: not a secret", name)
-		}
-		key, err := tokens.DecodeKey(sec.Data)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s: %w", name, err)
-		}
-		a.signers[mesh] = cachedSigner{revision: e.Revision, signer: tokens.NewSigner(key, 1)}
-		return a.signers[mesh].signer, nil
+	s, err := a.keys.mesh(mesh)
+	var none *errNoKey
+	if !errors.As(err, &none) {
+		return s, err
 	}
 	if !create || !a.create {
 		return nil, fmt.Errorf("mesh %q has no dataplane token signing key: generate a dataplane token first (on the global control plane in a multi-zone deployment)", mesh)
 	}
+	a.mu.Lock() // one first key, even when two tokens are asked for at once
+	defer a.mu.Unlock()
+	if s, err := a.keys.mesh(mesh); !errors.As(err, &none) {
+		return s, err
+	}
+	if err := createKey(ctx, a.m, "Secret", mesh, firstKeyName(meshKeyPrefix(mesh))); err != nil {
+		return nil, fmt.Errorf("dataplane token signing key of mesh %s: %w", mesh, err)
+	}
+	return a.keys.mesh(mesh)
+}
+
+// createKey stores a new signing key as a secret of the control plane's own.
+func createKey(ctx context.Context, m *manager.Manager, typ, mesh, name string) error {
 	key, err := tokens.NewKey()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	desc, _ := a.m.Registry().ByName("Secret")
+	desc, _ := m.Registry().ByName(typ)
 	r := &resources.Resource{Desc: desc, Meta: resources.Meta{Mesh: mesh, Name: name}, Spec: &core.Secret{Data: tokens.EncodeKey(key)}}
-	if _, err := a.m.Apply(ctx, r, manager.Who{Actor: "control-plane", System: true}); err != nil {
-		return nil, fmt.Errorf("store dataplane token signing key of mesh %s: %w", mesh, err)
+	if _, err := m.Apply(ctx, r, manager.Who{Actor: "control-plane", System: true}); err != nil {
+		return fmt.Errorf("store %s %s: %w", typ, name, err)
 	}
-	return tokens.NewSigner(key, 1), nil
+	return nil
 }
 
 // dataplaneTokenRequest is POST /tokens/dataplane's body (kumactl generate dataplane-token).

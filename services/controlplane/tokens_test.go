@@ -126,7 +126,7 @@ func TestDataplaneTokens(t *testing.T) {
 		t.Errorf("token for a mesh that does not exist = %d %s", code, body)
 	}
 	// The signing key is kept in the log as the mesh secret Kuma names it after.
-	resp, err := http.Get(cp.URL + "/meshes/default/secrets/dataplane-token-signing-key-default")
+	resp, err := http.Get(cp.URL + "/meshes/default/secrets/dataplane-token-signing-key-default-1")
 	if err != nil {
 		t.Fatal(err)
 	}

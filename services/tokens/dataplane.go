@@ -61,13 +61,7 @@ var ErrInvalidDataplaneToken = errors.New("invalid dataplane token")
 // mesh/name, and returns its claims.
 func (s *Signer) VerifyDataplane(token, mesh, name string) (DataplaneClaims, error) {
 	var c DataplaneClaims
-	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid != strconv.Itoa(s.serial) {
-			return nil, fmt.Errorf("signed with key %q, which this control plane does not have", kid)
-		}
-		return &s.key.PublicKey, nil
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(s.now), jwt.WithLeeway(time.Minute))
-	if err != nil {
+	if err := s.parse(token, &c, &c.RegisteredClaims); err != nil {
 		return DataplaneClaims{}, fmt.Errorf("%w: %w", ErrInvalidDataplaneToken, err)
 	}
 	if c.Mesh != mesh {

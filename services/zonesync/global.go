@@ -94,15 +94,15 @@ func (g *Global) onlineZones() []string {
 // every zone's log into the global's domain and folds it into the read model, and removes a
 // zone's copies when the Zone is deleted.
 type Global struct {
-	cfg    GlobalConfig
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	dog    *Watchdog
-	links  Links
-	mgr    *manager.Manager
-	view   *state.State
-	signer atomic.Pointer[tokens.Signer]
-	log    *slog.Logger
+	cfg   GlobalConfig
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	dog   *Watchdog
+	links Links
+	mgr   *manager.Manager
+	view  *state.State
+	keys  atomic.Pointer[Keys]
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	zones   map[string]*zoneFeed // zones whose log is mirrored and folded in
@@ -118,9 +118,13 @@ type zoneFeed struct {
 	store  *jsstore.Store
 }
 
+// Keys returns the zone token keyring in force; it is asked at every link attempt, so key
+// rotation and revocation take effect at the next connect.
+type Keys func() (*tokens.Signer, error)
+
 // NewGlobal returns the global side; links may be set later with SetLinks (the NATS server
-// that calls Authenticate is created after this).
-func NewGlobal(cfg GlobalConfig, nc *nats.Conn, js jetstream.JetStream, mgr *manager.Manager, signer *tokens.Signer,
+// that calls Authenticate is created after this) and keys with SetKeys.
+func NewGlobal(cfg GlobalConfig, nc *nats.Conn, js jetstream.JetStream, mgr *manager.Manager, keys Keys,
 	log *slog.Logger) *Global {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
@@ -131,8 +135,8 @@ func NewGlobal(cfg GlobalConfig, nc *nats.Conn, js jetstream.JetStream, mgr *man
 	g := &Global{cfg: cfg, nc: nc, js: js, mgr: mgr, view: mgr.View(), log: log,
 		zones: map[string]*zoneFeed{}, online: map[string]time.Time{}, subID: map[string]string{},
 		refused: map[string]Refusal{}}
-	if signer != nil {
-		g.signer.Store(signer)
+	if keys != nil {
+		g.keys.Store(&keys)
 	}
 	g.dog = NewWatchdog(js, g.zonePositions, cfg.StallAfter, log)
 	return g
@@ -141,8 +145,8 @@ func NewGlobal(cfg GlobalConfig, nc *nats.Conn, js jetstream.JetStream, mgr *man
 // SetLinks sets the NATS server whose links the global watches.
 func (g *Global) SetLinks(l Links) { g.links = l }
 
-// SetSigner sets the zone token signer (loaded from the log once the read model is up).
-func (g *Global) SetSigner(s *tokens.Signer) { g.signer.Store(s) }
+// SetKeys sets where zone tokens are verified (the log's keys, once the read model is up).
+func (g *Global) SetKeys(k Keys) { g.keys.Store(&k) }
 
 // Authenticate implements natsd.LeafListen.Authenticate: the link's user is the zone name and
 // its password a zone token with scope "cp" for that zone; a disabled zone is refused.
@@ -150,9 +154,13 @@ func (g *Global) Authenticate(user, password string) (natsd.LeafGrant, error) {
 	if err := ValidateZoneName(user); err != nil {
 		return natsd.LeafGrant{}, err
 	}
-	signer := g.signer.Load()
-	if signer == nil {
+	keys := g.keys.Load()
+	if keys == nil {
 		return natsd.LeafGrant{}, errors.New("global control plane is starting")
+	}
+	signer, err := (*keys)()
+	if err != nil {
+		return natsd.LeafGrant{}, err
 	}
 	// kumactl 2.14 only issues zone tokens for ingress and egress (its --scope refuses cp):
 	// a token of any zone scope links that zone's CP, so Kuma's own tooling works; a token

@@ -1,6 +1,7 @@
 package zonesync_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 )
@@ -432,4 +435,20 @@ func TestZoneTokenChecked(t *testing.T) {
 	if code != http.StatusBadRequest {
 		t.Errorf("token for an invalid zone name = %d %s, want 400", code, body)
 	}
+
+	// A token on the revocation list (the GlobalSecret zone-token-revocations, as in Kuma)
+	// links no zone.
+	revoked := zoneToken(t, g, "zone-3")
+	var claims jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(revoked, &claims); err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, http.MethodPut, g.URL+"/globalsecrets/zone-token-revocations", fmt.Sprintf(
+		`{"type":"GlobalSecret","name":"zone-token-revocations","data":%q}`, base64.StdEncoding.EncodeToString([]byte(claims.ID))),
+		http.StatusCreated)
+	cptest.Start(t, "", cptest.Zone("zone-3", port, g.KDSCACertFile(), revoked))
+	eventually(t, "the global refused zone-3's revoked token", func() (bool, string) {
+		body := compact(mustCall(t, http.MethodGet, g.URL+"/_replication", "", http.StatusOK))
+		return strings.Contains(body, `"zone-3":{"count":`) && strings.Contains(body, "revoked"), body
+	})
 }
