@@ -104,7 +104,7 @@ func diffContent(ev events.Event) (map[string]any, error) {
 	if ev.Deleted() {
 		return doc, nil
 	}
-	if err := json.Unmarshal(ev.Data, &doc); err != nil {
+	if err := json.Unmarshal(redact(ev).Data, &doc); err != nil {
 		return nil, fmt.Errorf("decode revision %d: %w", ev.Revision, err)
 	}
 	for _, f := range serverFields {

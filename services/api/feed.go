@@ -103,7 +103,7 @@ func (s *Server) eventFeed(w http.ResponseWriter, r *http.Request) {
 			resp.Next = &link
 			break
 		}
-		resp.Items = append(resp.Items, feedItem{Event: rec.Event, Sequence: rec.Sequence})
+		resp.Items = append(resp.Items, feedItem{Event: redact(rec.Event), Sequence: rec.Sequence})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -161,7 +161,7 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, f events.Query, 
 		if !f.Match(rec) {
 			return nil
 		}
-		data, err := json.Marshal(feedItem{Event: rec.Event, Sequence: rec.Sequence})
+		data, err := json.Marshal(feedItem{Event: redact(rec.Event), Sequence: rec.Sequence})
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", rec.Sequence, err)
 		}

@@ -40,7 +40,7 @@ func newHistoryItem(rec events.Record) historyItem {
 	if rec.Event.Deleted() {
 		it.Type = "deleted"
 	} else {
-		it.Resource = rec.Event.Data
+		it.Resource = redact(rec.Event).Data
 	}
 	return it
 }
