@@ -26,7 +26,11 @@ var overviewAliases = map[string]string{
 // because Kuma's route table (/{ws}/{name}/_overview next to /meshes/{mesh}/{ws}) has
 // overlaps that ServeMux refuses to register.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.route)
+	return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authorize(w, r) {
+			s.route(w, r)
+		}
+	}))
 }
 
 // route is a request's resolved target.
@@ -336,7 +340,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, t target) {
 // who names the author of a change. Until API authentication lands, callers of this loopback
 // API are Kuma's localhost admin.
 func (s *Server) who(r *http.Request) manager.Who {
-	return manager.Who{Actor: "user:mesh-system:admin", CorrelationID: r.Header.Get("X-Request-Id")}
+	return manager.Who{Actor: "user:" + UserFrom(r.Context()).Name, CorrelationID: r.Header.Get("X-Request-Id")}
 }
 
 // logWriteError logs failures that are not the client's fault.

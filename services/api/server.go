@@ -26,6 +26,9 @@ type Config struct {
 	Port int `json:"port" yaml:"port"`
 	// ReadOnly refuses every write (Kuma: KUMA_API_SERVER_READ_ONLY).
 	ReadOnly bool `json:"readOnly" yaml:"readOnly"`
+	// LocalhostIsAdmin makes direct requests from this machine act as the admin without a
+	// token (Kuma: KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN).
+	LocalhostIsAdmin bool `json:"localhostIsAdmin" yaml:"localhostIsAdmin"`
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `json:"maxBodyBytes" yaml:"maxBodyBytes"`
 	// WriteTimeout bounds one write request including waiting for the read model.
@@ -34,7 +37,8 @@ type Config struct {
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
-	return Config{Address: "127.0.0.1", Port: 5681, MaxBodyBytes: 4 << 20, WriteTimeout: 30 * time.Second}
+	return Config{Address: "127.0.0.1", Port: 5681, MaxBodyBytes: 4 << 20, WriteTimeout: 30 * time.Second,
+		LocalhostIsAdmin: true}
 }
 
 // Validate checks the config.
@@ -79,6 +83,9 @@ type Server struct {
 	// request contexts, and a stream never finishes on its own).
 	streams     context.Context
 	stopStreams context.CancelFunc
+
+	// userTokens verifies user tokens when set (SetUserTokens).
+	userTokens UserTokens
 
 	// extra are endpoints other services add (e.g. /tokens/zone on a global CP), by path.
 	extra map[string]http.Handler

@@ -92,6 +92,11 @@ type APIServerConfig struct {
 		Interface string `json:"interface"`
 	} `json:"http"`
 	ReadOnly bool `json:"readOnly"`
+	Authn    struct {
+		// LocalhostIsAdmin: direct requests from this machine act as the admin without a
+		// token; elsewhere a user token (kumactl generate user-token) says who is calling.
+		LocalhostIsAdmin bool `json:"localhostIsAdmin"`
+	} `json:"authn"`
 }
 
 // DPServerConfig mirrors kuma-cp's dpServer section: xDS and /bootstrap on one TLS port.
@@ -202,6 +207,7 @@ func DefaultConfig() Config {
 	def := api.DefaultConfig()
 	c.APIServer.HTTP.Port = def.Port
 	c.APIServer.HTTP.Interface = def.Address
+	c.APIServer.Authn.LocalhostIsAdmin = def.LocalhostIsAdmin
 	c.Defaults.MeshName = "default"
 	c.DPServer.Port = 5678
 	c.DPServer.Interface = "127.0.0.1"
@@ -304,6 +310,7 @@ func (c Config) apiConfig() api.Config {
 	a.Address = c.APIServer.HTTP.Interface
 	a.Port = c.APIServer.HTTP.Port
 	a.ReadOnly = c.APIServer.ReadOnly
+	a.LocalhostIsAdmin = c.APIServer.Authn.LocalhostIsAdmin
 	return a
 }
 
@@ -339,6 +346,7 @@ var envVars = []envvar.Var[Config]{
 	envvar.Int("KUMA_API_SERVER_HTTP_PORT", func(c *Config) *int { return &c.APIServer.HTTP.Port }),
 	envvar.String("KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config) *string { return &c.APIServer.HTTP.Interface }),
 	envvar.Bool("KUMA_API_SERVER_READ_ONLY", func(c *Config) *bool { return &c.APIServer.ReadOnly }),
+	envvar.Bool("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", func(c *Config) *bool { return &c.APIServer.Authn.LocalhostIsAdmin }),
 	envvar.Int("KUMA_DP_SERVER_PORT", func(c *Config) *int { return &c.DPServer.Port }),
 	envvar.String("JETMESH_DP_SERVER_INTERFACE", func(c *Config) *string { return &c.DPServer.Interface }),
 	envvar.String("KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE", func(c *Config) *string { return &c.DPServer.Authn.DPProxy.Type }),

@@ -55,6 +55,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newAPI,
 		),
 		fx.Invoke(startCompactor),
+		fx.Invoke(startUserTokens),
 		modeModule(cfg),
 		// The API server starts last and stops first: once GET / answers, everything else
 		// (projections, DP server, zone sync) is up. Its hook is added here rather than where

@@ -36,6 +36,11 @@ func (k *keyrings) zone() (*tokens.Signer, error) {
 	return k.load("GlobalSecret", "", tokens.ZoneSigningKeyPrefix, tokens.ZoneRevocations)
 }
 
+// user is the keyring of user tokens (GlobalSecrets, written on the global and replicated).
+func (k *keyrings) user() (*tokens.Signer, error) {
+	return k.load("GlobalSecret", "", tokens.UserSigningKeyPrefix, tokens.UserRevocations)
+}
+
 // mesh is the keyring of a mesh's dataplane tokens (Secrets of the mesh).
 func (k *keyrings) mesh(mesh string) (*tokens.Signer, error) {
 	return k.load("Secret", mesh, meshKeyPrefix(mesh), tokens.DataplaneRevocationsPrefix+"-"+mesh)
