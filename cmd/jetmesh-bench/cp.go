@@ -30,6 +30,7 @@ func runCP(args []string, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "data directory")
 	apiPort := fs.Int("api-port", 0, "API port (0: random)")
 	dpPort := fs.Int("dp-port", 0, "DP server port (0: random)")
+	httpsPort := fs.Int("api-https-port", 0, "HTTPS API port (0: random)")
 	natsPort := fs.Int("nats-port", -1, "embedded NATS port (-1: random)")
 	logLevel := fs.String("log-level", "info", "log level")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -54,6 +55,7 @@ func runCP(args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.DataDir, cfg.APIServer.HTTP.Port, cfg.DPServer.Port, cfg.NATS.Embedded.Port = *dataDir, *apiPort, *dpPort, *natsPort
+	cfg.APIServer.HTTPS.Port = *httpsPort
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}

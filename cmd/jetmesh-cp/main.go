@@ -98,6 +98,7 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(configFile, "c", "", "shorthand for --config-file")
 	dataDir := fs.String("data-dir", "", "directory for JetStream files (default ~/.jetmesh; env JETMESH_DATA_DIR)")
 	apiPort := fs.Int("api-port", 0, "HTTP API port (default 5681, 0 for a random one; env KUMA_API_SERVER_HTTP_PORT)")
+	httpsPort := fs.Int("api-https-port", 0, "HTTPS API port (default 5682, 0 for a random one; env KUMA_API_SERVER_HTTPS_PORT)")
 	natsURL := fs.String("nats-url", "", "use this external NATS server instead of the embedded one (env JETMESH_NATS_URL)")
 	natsPort := fs.Int("nats-port", 0, "embedded NATS client port (default 5690, -1 for a random one; env JETMESH_NATS_EMBEDDED_PORT)")
 	dpPort := fs.Int("dp-port", 0, "DP server port: xDS and /bootstrap (default 5678, 0 for a random one; env KUMA_DP_SERVER_PORT)")
@@ -144,6 +145,8 @@ func runCP(args []string, stdout, stderr io.Writer) error {
 			cfg.DataDir = *dataDir
 		case "api-port":
 			cfg.APIServer.HTTP.Port = *apiPort
+		case "api-https-port":
+			cfg.APIServer.HTTPS.Port = *httpsPort
 		case "dp-port":
 			cfg.DPServer.Port = *dpPort
 		case "nats-url":

@@ -88,7 +88,7 @@ func startChild(t *testing.T, args ...string) *child {
 func startCP(t *testing.T, dataDir string) *child {
 	t.Helper()
 	port := freePort(t)
-	c := startChild(t, "run", "--data-dir", dataDir, "--api-port", fmt.Sprint(port), "--nats-port", "-1", "--dp-port", "0")
+	c := startChild(t, "run", "--data-dir", dataDir, "--api-port", fmt.Sprint(port), "--nats-port", "-1", "--dp-port", "0", "--api-https-port", "0")
 	c.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -186,9 +186,9 @@ func TestStartupErrorsAreOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"api port taken", []string{"run", "--data-dir", t.TempDir(), "--nats-port", "-1", "--dp-port", "0", "--api-port", fmt.Sprint(port)}, "address already in use"},
-		{"nats port taken", []string{"run", "--data-dir", t.TempDir(), "--nats-port", fmt.Sprint(port), "--dp-port", "0", "--api-port", "0"}, "address already in use"},
-		{"dp port taken", []string{"run", "--data-dir", t.TempDir(), "--nats-port", "-1", "--api-port", "0", "--dp-port", fmt.Sprint(port)}, "address already in use"},
+		{"api port taken", []string{"run", "--data-dir", t.TempDir(), "--nats-port", "-1", "--api-https-port", "0", "--dp-port", "0", "--api-port", fmt.Sprint(port)}, "address already in use"},
+		{"nats port taken", []string{"run", "--data-dir", t.TempDir(), "--nats-port", fmt.Sprint(port), "--api-https-port", "0", "--dp-port", "0", "--api-port", "0"}, "address already in use"},
+		{"dp port taken", []string{"run", "--data-dir", t.TempDir(), "--nats-port", "-1", "--api-port", "0", "--api-https-port", "0", "--dp-port", fmt.Sprint(port)}, "address already in use"},
 		{"nats port 4222", []string{"run", "--data-dir", t.TempDir(), "--nats-port", "4222"}, "4222"},
 		{"bad flag", []string{"run", "--no-such-flag"}, "no-such-flag"},
 		{"unknown command", []string{"serve"}, "unknown command"},

@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) 
 		return nil, fmt.Errorf("cp: log file: %w", err)
 	}
 	args := append(append([]string(nil), cfg.Args...), "--data-dir", filepath.Join(dir, "data"),
-		"--api-port", "0", "--dp-port", "0", "--nats-port", "-1", "--log-level", "info")
+		"--api-port", "0", "--api-https-port", "0", "--dp-port", "0", "--nats-port", "-1", "--log-level", "info")
 	// Not exec.CommandContext: the child must outlive the start context and stop gracefully.
 	cmd := exec.Command(cfg.Command, args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)

@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ type Config struct {
 	Port int `json:"port" yaml:"port"`
 	// ReadOnly refuses every write (Kuma: KUMA_API_SERVER_READ_ONLY).
 	ReadOnly bool `json:"readOnly" yaml:"readOnly"`
+	// HTTPS serves the same API over TLS (Kuma: apiServer.https, port 5682).
+	HTTPS HTTPSConfig `json:"https" yaml:"https"`
 	// LocalhostIsAdmin makes direct requests from this machine act as the admin without a
 	// token (Kuma: KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN).
 	LocalhostIsAdmin bool `json:"localhostIsAdmin" yaml:"localhostIsAdmin"`
@@ -35,16 +38,26 @@ type Config struct {
 	WriteTimeout time.Duration `json:"writeTimeout" yaml:"writeTimeout"`
 }
 
+// HTTPSConfig is the API's TLS listener; its certificate comes from SetTLS.
+type HTTPSConfig struct {
+	Enabled bool   `json:"enabled" yaml:"enabled"`
+	Address string `json:"address" yaml:"address"`
+	Port    int    `json:"port" yaml:"port"`
+}
+
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{Address: "127.0.0.1", Port: 5681, MaxBodyBytes: 4 << 20, WriteTimeout: 30 * time.Second,
-		LocalhostIsAdmin: true}
+		LocalhostIsAdmin: true, HTTPS: HTTPSConfig{Enabled: true, Address: "127.0.0.1", Port: 5682}}
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("api: port %d out of range", c.Port)
+	}
+	if c.HTTPS.Enabled && (c.HTTPS.Port < 0 || c.HTTPS.Port > 65535) {
+		return fmt.Errorf("api: https port %d out of range", c.HTTPS.Port)
 	}
 	if net.ParseIP(c.Address) == nil && c.Address != "" && c.Address != "localhost" {
 		return fmt.Errorf("api: address %q is not an IP address", c.Address)
@@ -90,11 +103,20 @@ type Server struct {
 	// extra are endpoints other services add (e.g. /tokens/zone on a global CP), by path.
 	extra map[string]http.Handler
 
-	mu   sync.Mutex
-	srv  *http.Server
-	addr net.Addr
-	done chan error
+	// tlsCert is the HTTPS listener's certificate (SetTLS).
+	tlsCert func() (tls.Certificate, error)
+
+	mu      sync.Mutex
+	srv     *http.Server
+	addr    net.Addr
+	done    chan error
+	tlsSrv  *http.Server
+	tlsAddr net.Addr
+	tlsDone chan error
 }
+
+// SetTLS gives the HTTPS listener its certificate; call it before Start.
+func (s *Server) SetTLS(cert func() (tls.Certificate, error)) { s.tlsCert = cert }
 
 // New returns an API server.
 func New(cfg Config, info Info, mgr *manager.Manager, log *slog.Logger) *Server {
@@ -136,7 +158,55 @@ func (s *Server) Start(ctx context.Context) error {
 		s.done <- err
 	}()
 	s.log.Info("API server listening", "address", ln.Addr().String())
+	if s.cfg.HTTPS.Enabled {
+		if err := s.startTLS(ctx); err != nil {
+			_ = srv.Close()
+			return err
+		}
+	}
 	return nil
+}
+
+func (s *Server) startTLS(ctx context.Context) error {
+	if s.tlsCert == nil {
+		return errors.New("api: https is enabled but no certificate was given")
+	}
+	cert, err := s.tlsCert()
+	if err != nil {
+		return fmt.Errorf("api: https certificate: %w", err)
+	}
+	addr := net.JoinHostPort(s.cfg.HTTPS.Address, strconv.Itoa(s.cfg.HTTPS.Port))
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: listen https %s: %w", addr, unwrapSyscall(err))
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(s.stopStreams)
+	s.mu.Lock()
+	s.tlsSrv, s.tlsAddr, s.tlsDone = srv, ln.Addr(), make(chan error, 1)
+	s.mu.Unlock()
+	go func() {
+		err := srv.ServeTLS(ln, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.tlsDone <- err
+	}()
+	s.log.Info("API server listening with TLS", "address", ln.Addr().String())
+	return nil
+}
+
+// TLSAddr is the bound HTTPS address, nil without HTTPS.
+func (s *Server) TLSAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tlsAddr
 }
 
 // Addr is the bound address (useful with port 0).
@@ -149,9 +219,17 @@ func (s *Server) Addr() net.Addr {
 // Stop stops accepting connections and waits for in-flight requests until ctx ends.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	srv, done := s.srv, s.done
+	srv, done, tlsSrv, tlsDone := s.srv, s.done, s.tlsSrv, s.tlsDone
 	s.mu.Unlock()
 	s.stopStreams()
+	if tlsSrv != nil {
+		if err := tlsSrv.Shutdown(ctx); err != nil {
+			_ = tlsSrv.Close()
+		}
+		if err := <-tlsDone; err != nil {
+			s.log.Warn("API https server", "err", err)
+		}
+	}
 	if srv == nil {
 		return nil
 	}

@@ -91,6 +91,15 @@ type APIServerConfig struct {
 		Port      int    `json:"port"`
 		Interface string `json:"interface"`
 	} `json:"http"`
+	HTTPS struct {
+		Enabled   bool   `json:"enabled"`
+		Port      int    `json:"port"`
+		Interface string `json:"interface"`
+		// TLSCertFile and TLSKeyFile: the certificate to serve; empty uses the control
+		// plane's own (<dataDir>/certs/cp.crt, the DP server's).
+		TLSCertFile string `json:"tlsCertFile"`
+		TLSKeyFile  string `json:"tlsKeyFile"`
+	} `json:"https"`
 	ReadOnly bool `json:"readOnly"`
 	Authn    struct {
 		// LocalhostIsAdmin: direct requests from this machine act as the admin without a
@@ -208,6 +217,7 @@ func DefaultConfig() Config {
 	c.APIServer.HTTP.Port = def.Port
 	c.APIServer.HTTP.Interface = def.Address
 	c.APIServer.Authn.LocalhostIsAdmin = def.LocalhostIsAdmin
+	c.APIServer.HTTPS.Enabled, c.APIServer.HTTPS.Port, c.APIServer.HTTPS.Interface = def.HTTPS.Enabled, def.HTTPS.Port, def.HTTPS.Address
 	c.Defaults.MeshName = "default"
 	c.DPServer.Port = 5678
 	c.DPServer.Interface = "127.0.0.1"
@@ -311,6 +321,7 @@ func (c Config) apiConfig() api.Config {
 	a.Port = c.APIServer.HTTP.Port
 	a.ReadOnly = c.APIServer.ReadOnly
 	a.LocalhostIsAdmin = c.APIServer.Authn.LocalhostIsAdmin
+	a.HTTPS = api.HTTPSConfig{Enabled: c.APIServer.HTTPS.Enabled, Address: c.APIServer.HTTPS.Interface, Port: c.APIServer.HTTPS.Port}
 	return a
 }
 
@@ -346,6 +357,11 @@ var envVars = []envvar.Var[Config]{
 	envvar.Int("KUMA_API_SERVER_HTTP_PORT", func(c *Config) *int { return &c.APIServer.HTTP.Port }),
 	envvar.String("KUMA_API_SERVER_HTTP_INTERFACE", func(c *Config) *string { return &c.APIServer.HTTP.Interface }),
 	envvar.Bool("KUMA_API_SERVER_READ_ONLY", func(c *Config) *bool { return &c.APIServer.ReadOnly }),
+	envvar.Bool("KUMA_API_SERVER_HTTPS_ENABLED", func(c *Config) *bool { return &c.APIServer.HTTPS.Enabled }),
+	envvar.Int("KUMA_API_SERVER_HTTPS_PORT", func(c *Config) *int { return &c.APIServer.HTTPS.Port }),
+	envvar.String("KUMA_API_SERVER_HTTPS_INTERFACE", func(c *Config) *string { return &c.APIServer.HTTPS.Interface }),
+	pathVar("KUMA_API_SERVER_HTTPS_TLS_CERT_FILE", func(c *Config) *string { return &c.APIServer.HTTPS.TLSCertFile }),
+	pathVar("KUMA_API_SERVER_HTTPS_TLS_KEY_FILE", func(c *Config) *string { return &c.APIServer.HTTPS.TLSKeyFile }),
 	envvar.Bool("KUMA_API_SERVER_AUTHN_LOCALHOST_IS_ADMIN", func(c *Config) *bool { return &c.APIServer.Authn.LocalhostIsAdmin }),
 	envvar.Int("KUMA_DP_SERVER_PORT", func(c *Config) *int { return &c.DPServer.Port }),
 	envvar.String("JETMESH_DP_SERVER_INTERFACE", func(c *Config) *string { return &c.DPServer.Interface }),

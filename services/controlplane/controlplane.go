@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/services/api"
+	"github.com/jetmesh/jetmesh/services/dpserver"
 	"github.com/jetmesh/jetmesh/services/manager"
 	"github.com/jetmesh/jetmesh/services/natsd"
 	"github.com/jetmesh/jetmesh/services/zonesync"
@@ -232,6 +234,14 @@ func newAPI(cfg Config, inst instance, m *manager.Manager, pg *pgAudit, cp *chec
 		InstanceID: inst.ID, ClusterID: inst.ID, Mode: cfg.Mode,
 	}, m, log.With("component", "api"))
 	s.SetCheckpoints(cp) // ?at= replays start from the nearest past checkpoint
+	s.SetTLS(func() (tls.Certificate, error) {
+		if f := cfg.APIServer.HTTPS; f.TLSCertFile != "" || f.TLSKeyFile != "" {
+			return tls.LoadX509KeyPair(f.TLSCertFile, f.TLSKeyFile)
+		}
+		// The DP server (which starts first) created it; the same certificate, as Kuma's
+		// general.tlsCertFile serves both.
+		return dpserver.LoadOrCreateCert(filepath.Join(cfg.DataDir, "certs"), cfg.DPServer.Hosts, time.Now())
+	})
 	if pg != nil {
 		s.SetAuditIndex(pg)    // with store.type postgres, audit pages come from PostgreSQL
 		s.SetResourceIndex(pg) // and so do the lists it can answer exactly (api.listFromIndex)

@@ -1,10 +1,13 @@
 package controlplane_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -98,5 +101,43 @@ func TestAPIAuthentication(t *testing.T) {
 	}
 	if code, b := apiCall(t, cp, false, admin, "GET", "/meshes", ""); code != 401 || !strings.Contains(b, "Invalid authentication data") {
 		t.Errorf("a revoked user token = %d %s, want 401", code, b)
+	}
+}
+
+// The API is served over TLS too (Kuma's :5682), with the control plane's certificate, and the
+// same access rules apply there.
+func TestAPIOverHTTPS(t *testing.T) {
+	cp := cptest.Start(t, "")
+	if cp.HTTPSURL == "" {
+		t.Fatal("no HTTPS listener")
+	}
+	pem, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("CP certificate is not PEM")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(host, path string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, cp.HTTPSURL+path, nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s over TLS: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("", "/meshes/default/secrets"); code != http.StatusOK {
+		t.Errorf("admin from this machine over TLS: %d", code)
+	}
+	if code := get("jetmesh.example", "/meshes/default/secrets"); code != http.StatusUnauthorized {
+		t.Errorf("anonymous secrets over TLS: %d, want 401", code)
+	}
+	if _, err := (&http.Client{}).Get(cp.HTTPSURL + "/"); err == nil {
+		t.Error("a client that does not trust the CP certificate connected")
 	}
 }

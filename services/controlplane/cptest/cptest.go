@@ -25,6 +25,8 @@ import (
 type CP struct {
 	// URL of the REST API, e.g. http://127.0.0.1:41234.
 	URL string
+	// HTTPSURL is the same API over TLS (CP certificate: CACertFile).
+	HTTPSURL string
 	// DPAddress is the DP server's host:port (gRPC ADS and /bootstrap over TLS).
 	DPAddress string
 	// CACertFile is the certificate dataplanes verify the DP server with.
@@ -59,6 +61,7 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	cfg.DataDir = dataDir
 	cfg.NATS.Embedded.Port = -1
 	cfg.APIServer.HTTP.Port = 0
+	cfg.APIServer.HTTPS.Port = 0
 	cfg.DPServer.Port = 0
 	cfg.ShutdownTimeout = controlplane.Duration(10 * time.Second)
 	for _, o := range opts {
@@ -88,7 +91,11 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	if err := app.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), DPAddress: dps.Addr().String(),
+	var httpsURL string
+	if a := srv.TLSAddr(); a != nil {
+		httpsURL = fmt.Sprintf("https://%s", a)
+	}
+	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), HTTPSURL: httpsURL, DPAddress: dps.Addr().String(),
 		CACertFile: dps.CACertFile(), Config: cfg, Store: store, app: app}, nil
 }
 
