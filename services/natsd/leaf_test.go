@@ -23,9 +23,14 @@ func testTLS(t *testing.T) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
+// zoneGrant is zonesync.Grant for a global whose replicated stream is G (zonesync imports
+// this package, so the test cannot call it).
 func zoneGrant(zone string) LeafGrant {
 	subjects := []string{
-		"$JS.global.API.CONSUMER.>",
+		"$JS.global.API.CONSUMER.CREATE.G",
+		"$JS.global.API.CONSUMER.CREATE.G.>",
+		"$JS.global.API.CONSUMER.INFO.G.>",
+		"$JS.global.API.CONSUMER.DELETE.G.>",
 		"$JS." + zone + ".API.>",
 		"$JSC.R.>",
 		"$JS.FC.>",
@@ -154,6 +159,27 @@ func TestLeafMirrorsBothWays(t *testing.T) {
 	}
 	waitMsgs(ljs, "G", 4)
 	waitMsgs(hjs, "G", 4)
+
+	// The zone cannot read a stream of the global it does not replicate (another zone's log),
+	// even with the JetStream API through the link.
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "Z_z2", Subjects: []string{"jm.zone.z2.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.Publish(ctx, "jm.zone.z2.Dataplane.m.secret", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	gjs, err := jetstream.NewWithDomain(lnc, "global")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short2, cancelShort2 := context.WithTimeout(ctx, time.Second)
+	defer cancelShort2()
+	if c, err := gjs.CreateOrUpdateConsumer(short2, "Z_z2", jetstream.ConsumerConfig{}); err == nil {
+		if msg, err := c.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
+			t.Fatalf("a zone read another zone's log through its link: %s", msg.Subject())
+		}
+		t.Fatal("a zone created a consumer on a global stream it does not replicate")
+	}
 }
 
 func TestLeafRefusesBadCredentials(t *testing.T) {

@@ -53,21 +53,27 @@ func ValidateZoneName(name string) error {
 // linkPrefix is the subject space of one zone's replication traffic.
 func linkPrefix(zone string) string { return "jm.link." + zone }
 
-// Grant is what a zone's leafnode link may carry: JetStream consumer requests toward the
-// global's streams (to mirror them), requests from the global into the zone's own domain,
-// the replies and flow control of both, and deliveries under the zone's own link prefix.
-// No event subject (jm.global.>, jm.zone.>) is in it, so the link cannot write into any
-// stream of the global, and it is disjoint from every other zone's link.
+// Grant is what a zone's leafnode link may carry: the consumer requests of its mirrors of the
+// two global streams a zone replicates (create, info, delete; no other stream of the global,
+// so not another zone's log), requests from the global into the zone's own domain, the
+// replies and flow control of both, and deliveries under the zone's own link prefix. No event
+// subject (jm.global.>, jm.zone.>) is in it, so the link cannot write into any stream of the
+// global, and it is disjoint from every other zone's link.
 func Grant(zone string) natsd.LeafGrant {
-	return natsd.LeafGrant{Subjects: []string{
-		"$JS." + GlobalDomain + ".API.CONSUMER.>",
+	subjects := []string{
 		"$JS." + zone + ".API.>",
 		"$JSC.R.>",
 		"$JS.FC.>",
 		"$JS.ACK.>",
 		linkPrefix(zone) + ".>",
 		"_INBOX.>",
-	}}
+	}
+	for _, stream := range []string{GlobalStream, ProxiesStream} {
+		api := "$JS." + GlobalDomain + ".API.CONSUMER."
+		subjects = append(subjects, api+"CREATE."+stream, api+"CREATE."+stream+".>",
+			api+"INFO."+stream+".>", api+"DELETE."+stream+".>")
+	}
+	return natsd.LeafGrant{Subjects: subjects}
 }
 
 // globalMirror is the config of a zone's mirror of one of the global's streams.
