@@ -135,29 +135,13 @@ func (s *Server) Handle(path string, h http.Handler) {
 
 // Start listens (so a taken port fails here) and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	addr := net.JoinHostPort(s.cfg.Address, strconv.Itoa(s.cfg.Port))
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	srv, addr, done, err := s.serve(ctx, net.JoinHostPort(s.cfg.Address, strconv.Itoa(s.cfg.Port)), nil)
 	if err != nil {
-		return fmt.Errorf("api: listen %s: %w", addr, unwrapSyscall(err))
+		return err
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	srv.RegisterOnShutdown(s.stopStreams)
 	s.mu.Lock()
-	s.srv, s.addr, s.done = srv, ln.Addr(), make(chan error, 1)
+	s.srv, s.addr, s.done = srv, addr, done
 	s.mu.Unlock()
-	go func() {
-		err := srv.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.done <- err
-	}()
-	s.log.Info("API server listening", "address", ln.Addr().String())
 	if s.cfg.HTTPS.Enabled {
 		if err := s.startTLS(ctx); err != nil {
 			_ = srv.Close()
@@ -175,31 +159,47 @@ func (s *Server) startTLS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("api: https certificate: %w", err)
 	}
-	addr := net.JoinHostPort(s.cfg.HTTPS.Address, strconv.Itoa(s.cfg.HTTPS.Port))
+	srv, addr, done, err := s.serve(ctx, net.JoinHostPort(s.cfg.HTTPS.Address, strconv.Itoa(s.cfg.HTTPS.Port)),
+		&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tlsSrv, s.tlsAddr, s.tlsDone = srv, addr, done
+	s.mu.Unlock()
+	return nil
+}
+
+// serve listens on addr (so a taken port fails here) and serves the API there in the
+// background, over TLS when tlsCfg is set; done receives Serve's result.
+func (s *Server) serve(ctx context.Context, addr string, tlsCfg *tls.Config) (*http.Server, net.Addr, chan error, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("api: listen https %s: %w", addr, unwrapSyscall(err))
+		return nil, nil, nil, fmt.Errorf("api: listen %s: %w", addr, unwrapSyscall(err))
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         tlsCfg,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(s.stopStreams)
-	s.mu.Lock()
-	s.tlsSrv, s.tlsAddr, s.tlsDone = srv, ln.Addr(), make(chan error, 1)
-	s.mu.Unlock()
+	done := make(chan error, 1)
 	go func() {
-		err := srv.ServeTLS(ln, "", "")
+		var err error
+		if tlsCfg != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		s.tlsDone <- err
+		done <- err
 	}()
-	s.log.Info("API server listening with TLS", "address", ln.Addr().String())
-	return nil
+	s.log.Info("API server listening", "address", ln.Addr().String(), "tls", tlsCfg != nil)
+	return srv, ln.Addr(), done, nil
 }
 
 // TLSAddr is the bound HTTPS address, nil without HTTPS.

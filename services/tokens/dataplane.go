@@ -3,11 +3,9 @@ package tokens
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
 )
 
 // DataplaneSigningKeyPrefix names the mesh Secret holding a mesh's dataplane token signing
@@ -39,19 +37,7 @@ func (s *Signer) IssueDataplane(c DataplaneClaims, validFor time.Duration) (stri
 	if c.Tags == nil {
 		c.Tags = map[string][]string{}
 	}
-	now := s.now()
-	c.RegisteredClaims = jwt.RegisteredClaims{ID: uuid.NewString(), IssuedAt: jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute))}
-	if validFor > 0 {
-		c.ExpiresAt = jwt.NewNumericDate(now.Add(validFor))
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	t.Header["kid"] = strconv.Itoa(s.serial)
-	signed, err := t.SignedString(s.key)
-	if err != nil {
-		return "", fmt.Errorf("dataplane token: sign: %w", err)
-	}
-	return signed, nil
+	return s.sign(&c, &c.RegisteredClaims, validFor, "dataplane token")
 }
 
 // ErrInvalidDataplaneToken wraps every reason a dataplane token is refused.

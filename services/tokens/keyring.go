@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 )
 
 // Revocation lists, as Kuma names them: a Secret (dataplane tokens, per mesh) or a
@@ -67,6 +68,25 @@ func NewKeyring(keys map[int]*rsa.PrivateKey, revoked map[string]bool) (*Signer,
 	}
 	s.revoked = revoked
 	return s, nil
+}
+
+// sign fills a token's registered claims reg (a new id, issued now, valid from five minutes
+// ago for clock skew, expiring after validFor unless it is 0) and signs claims with the
+// issuing key, naming it in the "kid" header.
+func (s *Signer) sign(claims jwt.Claims, reg *jwt.RegisteredClaims, validFor time.Duration, what string) (string, error) {
+	now := s.now()
+	*reg = jwt.RegisteredClaims{ID: uuid.NewString(), IssuedAt: jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute))}
+	if validFor > 0 {
+		reg.ExpiresAt = jwt.NewNumericDate(now.Add(validFor))
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = strconv.Itoa(s.serial)
+	signed, err := t.SignedString(s.key)
+	if err != nil {
+		return "", fmt.Errorf("%s: sign: %w", what, err)
+	}
+	return signed, nil
 }
 
 // parse verifies a token's signature (by its "kid"), time claims and revocation into claims,

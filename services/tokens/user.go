@@ -3,11 +3,9 @@ package tokens
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
 )
 
 // User token keys and revocations, as Kuma names them (GlobalSecrets).
@@ -31,22 +29,11 @@ func (s *Signer) IssueUser(name string, groups []string, validFor time.Duration)
 	if name == "" {
 		return "", errors.New("user token: name is required")
 	}
-	now := s.now()
-	c := UserClaims{Name: name, Groups: groups, RegisteredClaims: jwt.RegisteredClaims{
-		ID: uuid.NewString(), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute))}}
+	c := UserClaims{Name: name, Groups: groups}
 	if c.Groups == nil {
 		c.Groups = []string{}
 	}
-	if validFor > 0 {
-		c.ExpiresAt = jwt.NewNumericDate(now.Add(validFor))
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	t.Header["kid"] = strconv.Itoa(s.serial)
-	signed, err := t.SignedString(s.key)
-	if err != nil {
-		return "", fmt.Errorf("user token: sign: %w", err)
-	}
-	return signed, nil
+	return s.sign(&c, &c.RegisteredClaims, validFor, "user token")
 }
 
 // VerifyUser checks a user token and returns its claims.

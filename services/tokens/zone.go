@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
 )
 
 // Scopes of a zone token (Kuma's): a zone control plane, zone ingress and zone egress proxies.
@@ -103,20 +102,8 @@ func (s *Signer) IssueZone(zone string, scope []string, validFor time.Duration) 
 			return "", fmt.Errorf("zone token: scope %q: must be cp, ingress or egress", sc)
 		}
 	}
-	now := s.now()
-	claims := ZoneClaims{Zone: zone, Scope: scope, RegisteredClaims: jwt.RegisteredClaims{
-		ID: uuid.NewString(), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute)),
-	}}
-	if validFor > 0 {
-		claims.ExpiresAt = jwt.NewNumericDate(now.Add(validFor))
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	t.Header["kid"] = strconv.Itoa(s.serial)
-	signed, err := t.SignedString(s.key)
-	if err != nil {
-		return "", fmt.Errorf("zone token: sign: %w", err)
-	}
-	return signed, nil
+	claims := ZoneClaims{Zone: zone, Scope: scope}
+	return s.sign(&claims, &claims.RegisteredClaims, validFor, "zone token")
 }
 
 // VerifyZone checks a token's signature, expiry and that it grants one of scopes, and returns
