@@ -196,9 +196,7 @@ func serve(cfg controlplane.Config, log *slog.Logger, level slog.Level) error {
 		if ctx.Err() != nil {
 			// A signal arrived while starting: that is a shutdown request, not a failure.
 			log.Info("shutting down", "signal", "received during start")
-			stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
-			defer cancelStop()
-			return app.Stop(stopCtx)
+			return stopApp(app, log)
 		}
 		return err
 	}
@@ -211,6 +209,11 @@ func serve(cfg controlplane.Config, log *slog.Logger, level slog.Level) error {
 	case sig := <-app.Wait():
 		log.Info("shutting down", "exitCode", sig.ExitCode)
 	}
+	return stopApp(app, log)
+}
+
+// stopApp stops every part in reverse start order within the stop timeout.
+func stopApp(app *fx.App, log *slog.Logger) error {
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
 	defer cancelStop()
 	if err := app.Stop(stopCtx); err != nil {

@@ -135,19 +135,24 @@ func (s *Server) Handle(path string, h http.Handler) {
 
 // Start listens (so a taken port fails here) and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
+	// HTTPS first: the plain API answering is the sign that the control plane is up.
+	if s.cfg.HTTPS.Enabled {
+		if err := s.startTLS(ctx); err != nil {
+			return err
+		}
+	}
 	srv, addr, done, err := s.serve(ctx, net.JoinHostPort(s.cfg.Address, strconv.Itoa(s.cfg.Port)), nil)
 	if err != nil {
+		s.mu.Lock()
+		if s.tlsSrv != nil {
+			_ = s.tlsSrv.Close()
+		}
+		s.mu.Unlock()
 		return err
 	}
 	s.mu.Lock()
 	s.srv, s.addr, s.done = srv, addr, done
 	s.mu.Unlock()
-	if s.cfg.HTTPS.Enabled {
-		if err := s.startTLS(ctx); err != nil {
-			_ = srv.Close()
-			return err
-		}
-	}
 	return nil
 }
 
