@@ -31,6 +31,10 @@ Commands:
 Flags of every command:
   --api-address URL    the control plane's API (default http://127.0.0.1:5681,
                        or $JETMESH_API_ADDRESS)
+  --api-token TOKEN    a user token (kumactl generate user-token) for a control plane
+                       elsewhere (or $JETMESH_API_TOKEN)
+  --ca-cert-file FILE  the certificate an https:// API is verified with, e.g. the
+                       control plane's certs/cp.crt (or $JETMESH_API_CA_CERT_FILE)
   -o table|json|yaml   output format (default table)
 
 Types are named as kumactl names them: meshtrafficpermission, meshtrafficpermissions, mtp,
@@ -68,12 +72,14 @@ var commands = map[string]commandFunc{
 
 // globals are the flags every command takes.
 type globals struct {
-	address, output string
+	address, output, token, caFile string
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.address, "api-address", g.address, "the control plane's API address ($JETMESH_API_ADDRESS)")
 	fs.StringVar(&g.output, "o", g.output, "output format: table, json or yaml")
+	fs.StringVar(&g.token, "api-token", g.token, "user token for the API ($JETMESH_API_TOKEN)")
+	fs.StringVar(&g.caFile, "ca-cert-file", g.caFile, "certificate to verify an https API with ($JETMESH_API_CA_CERT_FILE)")
 }
 
 // setup validates the global flags and returns the API client and printer.
@@ -83,7 +89,7 @@ func (g globals) setup(stdout io.Writer) (*client, printer, error) {
 	default:
 		return nil, printer{}, usagef("-o %q: want table, json or yaml", g.output)
 	}
-	c, err := newClient(g.address)
+	c, err := newClient(g.address, g.token, g.caFile)
 	if err != nil {
 		return nil, printer{}, &usageError{msg: err.Error()}
 	}
@@ -91,7 +97,8 @@ func (g globals) setup(stdout io.Writer) (*client, printer, error) {
 }
 
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := globals{address: cmpOr(os.Getenv("JETMESH_API_ADDRESS"), defaultAPIAddress), output: formatTable}
+	g := globals{address: cmpOr(os.Getenv("JETMESH_API_ADDRESS"), defaultAPIAddress), output: formatTable,
+		token: os.Getenv("JETMESH_API_TOKEN"), caFile: os.Getenv("JETMESH_API_CA_CERT_FILE")}
 	// Global flags may also come before the command.
 	gfs := flag.NewFlagSet("jetmeshctl", flag.ContinueOnError)
 	gfs.SetOutput(io.Discard)

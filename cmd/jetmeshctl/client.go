@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -18,12 +21,40 @@ type client struct {
 	http *http.Client
 }
 
-func newClient(address string) (*client, error) {
+func newClient(address, token, caFile string) (*client, error) {
 	u, err := url.Parse(address)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--api-address %q: want http(s)://host:port", address)
 	}
-	return &client{base: strings.TrimRight(address, "/"), http: &http.Client{}}, nil
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-cert-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-cert-file %s: no PEM certificate in it", caFile)
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	var rt http.RoundTripper = transport
+	if token != "" {
+		rt = bearer{token: token, next: transport}
+	}
+	return &client{base: strings.TrimRight(address, "/"), http: &http.Client{Transport: rt}}, nil
+}
+
+// bearer sends a user token (kumactl generate user-token) with every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // apiError is the error body of the API (Kuma's shape), shortened to one line.
