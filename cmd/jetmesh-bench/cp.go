@@ -56,6 +56,8 @@ func runCP(args []string, stderr io.Writer) error {
 	}
 	cfg.DataDir, cfg.APIServer.HTTP.Port, cfg.DPServer.Port, cfg.NATS.Embedded.Port = *dataDir, *apiPort, *dpPort, *natsPort
 	cfg.APIServer.HTTPS.Port = *httpsPort
+	// The load tool's proxies present no dataplane tokens.
+	cfg.DPServer.Authn.DPProxy.Type = controlplane.AuthnNone
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration: %w", err)
 	}

@@ -76,7 +76,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Process, error) 
 		"--api-port", "0", "--api-https-port", "0", "--dp-port", "0", "--nats-port", "-1", "--log-level", "info")
 	// Not exec.CommandContext: the child must outlive the start context and stop gracefully.
 	cmd := exec.Command(cfg.Command, args...)
-	cmd.Env = append(os.Environ(), cfg.Env...)
+	// The load tool's proxies present no dataplane tokens; cfg.Env may say otherwise.
+	cmd.Env = append(append(os.Environ(), "KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=none"), cfg.Env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		logFile.Close()

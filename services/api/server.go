@@ -203,7 +203,11 @@ func (s *Server) serve(ctx context.Context, addr string, tlsCfg *tls.Config) (*h
 		}
 		done <- err
 	}()
-	s.log.Info("API server listening", "address", ln.Addr().String(), "tls", tlsCfg != nil)
+	msg := "API server listening"
+	if tlsCfg != nil {
+		msg = "API server listening with TLS" // a separate message: tools read the plain address from the first
+	}
+	s.log.Info(msg, "address", ln.Addr().String())
 	return srv, ln.Addr(), done, nil
 }
 

@@ -118,8 +118,8 @@ type DPServerConfig struct {
 	// Authn: how proxies authenticate (kuma-cp's dpServer.authn).
 	Authn struct {
 		DPProxy struct {
-			// Type: "none" or "dpToken" (Kuma's default on Universal; jetmesh's default stays
-			// "none" until mTLS lands, so the quick start needs no token — logged loudly).
+			// Type: "dpToken" (Kuma's default on Universal: a proxy presents a dataplane
+			// token) or "none" (local development; logged loudly at start).
 			Type string `json:"type"`
 		} `json:"dpProxy"`
 		ZoneProxy struct {
@@ -221,7 +221,7 @@ func DefaultConfig() Config {
 	c.Defaults.MeshName = "default"
 	c.DPServer.Port = 5678
 	c.DPServer.Interface = "127.0.0.1"
-	c.DPServer.Authn.DPProxy.Type = "none"
+	c.DPServer.Authn.DPProxy.Type = "dpToken"
 	c.DPServer.Authn.ZoneProxy.Type = "none"
 	c.XDS.DataplaneDeregistrationDelay = Duration(10 * time.Second)
 	c.XDS.DataplaneStatusFlushInterval = Duration(10 * time.Second)

@@ -62,6 +62,9 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	cfg.NATS.Embedded.Port = -1
 	cfg.APIServer.HTTP.Port = 0
 	cfg.APIServer.HTTPS.Port = 0
+	// Proxies in tests connect without tokens unless a test turns dataplane tokens on (the
+	// token tests do); production's default is dpToken.
+	cfg.DPServer.Authn.DPProxy.Type = controlplane.AuthnNone
 	cfg.DPServer.Port = 0
 	cfg.ShutdownTimeout = controlplane.Duration(10 * time.Second)
 	for _, o := range opts {
