@@ -86,9 +86,9 @@ func TestBuiltinCAIssuesVerifiableIdentity(t *testing.T) {
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatalf("identity does not verify against the mesh CA: %v", err)
 	}
-	nb, na, _ := Lifetime(leaf.CertPEM)
-	if NeedsRotation(nb, na, now.Add(30*time.Minute)) || !NeedsRotation(nb, na, now.Add(49*time.Minute)) {
-		t.Fatalf("rotation at 4/5 of %v..%v", nb, na)
+	_, na, _ := Lifetime(leaf.CertPEM)
+	if got := RotateAt(now, na); !got.Equal(now.Add(48 * time.Minute)) {
+		t.Fatalf("rotation at %v, want 4/5 of 1h", got)
 	}
 }
 
