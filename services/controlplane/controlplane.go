@@ -214,6 +214,9 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	inst instance, _ *projections.Runner, log *slog.Logger) *manager.Manager {
 	m := manager.New(reg, store, view, inst.Env, inst.Scope, log.With("component", "manager"))
 	m.Writable = writable(cfg)
+	if !cfg.Federated() {
+		m.AfterApply = ensureMeshCA(m) // a federated zone gets the CA secrets from the global
+	}
 	// A federated zone receives its meshes from the global.
 	if !cfg.Defaults.SkipMesh && !cfg.Federated() {
 		lc.Append(fx.StartHook(func(ctx context.Context) error {
