@@ -1,0 +1,236 @@
+package policies_test
+
+// mTLS end to end with grpc-go's own xDS client: the control plane creates the mesh CA, issues
+// identities, and delivers them over ADS as SDS secrets; an agent (here the test) writes them
+// to the files of grpc-go's file_watcher certificate providers, and grpc-go's xDS credentials
+// do the handshake the CDS resource describes (gRFC A29).
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/xds"
+
+	"github.com/jetmesh/jetmesh/services/ca"
+	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
+	"github.com/jetmesh/jetmesh/xds/generate"
+)
+
+const mtlsMesh = `{"type":"Mesh","name":"default","mtls":{"enabledBackend":"ca-1",
+ "backends":[{"name":"ca-1","type":"builtin","dpCert":{"rotation":{"expiration":"1h"}}}]}}`
+
+// identityFiles is what a file_watcher provider reads.
+type identityFiles struct{ cert, key, ca string }
+
+// fetchIdentity opens an ADS stream as nodeID (announcing itself as a gRPC agent, so the CP
+// serves the grpc-go flavour), asks for the mesh's SDS secrets and writes them to files.
+func fetchIdentity(t *testing.T, cp *cptest.CP, nodeID string) identityFiles {
+	t.Helper()
+	pemCA, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCA)
+	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{generate.IdentitySecretName("default"), generate.MeshCASecretName("default")}
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID, UserAgentName: "gRPC Go agent"},
+		TypeUrl: resourcev3.SecretType, ResourceNames: names}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := identityFiles{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")}
+	for got := 0; got < 2; {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("SDS for %s: %v", nodeID, err)
+		}
+		for _, a := range resp.GetResources() {
+			var s tlsv3.Secret
+			if err := a.UnmarshalTo(&s); err != nil {
+				t.Fatal(err)
+			}
+			switch s.GetName() {
+			case names[0]:
+				c := s.GetTlsCertificate()
+				write(t, files.cert, c.GetCertificateChain().GetInlineBytes())
+				write(t, files.key, c.GetPrivateKey().GetInlineBytes())
+				got++
+			case names[1]:
+				write(t, files.ca, s.GetValidationContext().GetTrustedCa().GetInlineBytes())
+				got++
+			}
+		}
+	}
+	return files
+}
+
+func write(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if len(b) == 0 {
+		t.Fatalf("%s: empty secret", path)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// peers records the URI SANs of the clients a backend served.
+type peers struct {
+	testpb.UnimplementedTestServiceServer
+	mu   sync.Mutex
+	uris []string
+}
+
+func (p *peers) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if pr, ok := peer.FromContext(ctx); ok {
+		if ti, ok := pr.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+			p.mu.Lock()
+			for _, u := range ti.State.PeerCertificates[0].URIs {
+				p.uris = append(p.uris, u.String())
+			}
+			p.mu.Unlock()
+		}
+	}
+	return &testpb.SimpleResponse{ServerId: "backend-1"}, nil
+}
+
+// mtlsBackend registers dataplane backend-1 and serves on its port with the identity the CP
+// issued to it, requiring a client certificate from the mesh CA. It returns the address.
+func mtlsBackend(t *testing.T, cp *cptest.CP) (*peers, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, cp, "/meshes/default/dataplanes/backend-1", fmt.Sprintf(`{"type":"Dataplane","mesh":"default","name":"backend-1",
+ "networking":{"address":"127.0.0.1","inbound":[{"port":%d,"tags":{"kuma.io/service":"backend","kuma.io/protocol":"grpc"}}]}}`,
+		ln.Addr().(*net.TCPAddr).Port))
+	files := fetchIdentity(t, cp, "default.backend-1")
+	cert, err := tls.LoadX509KeyPair(files.cert, files.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(files.ca)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	p := &peers{}
+	s := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})))
+	testpb.RegisterTestServiceServer(s, p)
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Stop)
+	return p, ln.Addr().String()
+}
+
+// mtlsClient dials xds:///backend with xDS credentials whose certificate providers read files.
+func mtlsClient(t *testing.T, cp *cptest.CP, files identityFiles) testpb.TestServiceClient {
+	t.Helper()
+	provider := func(cert, key string) string {
+		return fmt.Sprintf(`{"plugin_name":"file_watcher","config":{"certificate_file":%q,"private_key_file":%q,"ca_certificate_file":%q,"refresh_interval":"1s"}}`,
+			cert, key, files.ca)
+	}
+	bootstrap := fmt.Sprintf(`{
+ "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "tls", "config": {"ca_certificate_file": %q}}], "server_features": ["xds_v3"]}],
+ "node": {"id": "default.client"},
+ "certificate_providers": {%q: %s, %q: %s}}`, cp.DPAddress, cp.CACertFile,
+		generate.GRPCIdentityProvider, provider(files.cert, files.key), generate.GRPCCAProvider, provider(files.cert, files.key))
+	builder, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///backend", grpc.WithTransportCredentials(creds), grpc.WithResolvers(builder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return testpb.NewTestServiceClient(conn)
+}
+
+func TestMTLSHandshakeWithGRPCXDSClient(t *testing.T) {
+	cp := cptest.Start(t, t.TempDir())
+	put(t, cp, "/meshes/default", mtlsMesh)
+	backend, addr := mtlsBackend(t, cp)
+	put(t, cp, "/meshes/default/dataplanes/client", clientDataplane)
+
+	// A client with the identity the mesh CA issued to its dataplane gets through, and the
+	// backend sees its SPIFFE id.
+	good := mtlsClient(t, cp, fetchIdentity(t, cp, "default.client"))
+	eventually(t, "an RPC over mTLS", func() bool { _, err := call(good, 0); return err == nil })
+	backend.mu.Lock()
+	uris := append([]string(nil), backend.uris...)
+	backend.mu.Unlock()
+	if len(uris) == 0 || uris[0] != "spiffe://default/client" {
+		t.Fatalf("backend saw client URIs %v, want spiffe://default/client first", uris)
+	}
+
+	// A client whose certificate comes from another CA (same mesh name) is refused.
+	other, err := ca.NewRoot("default", 2048, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(other, ca.Identity{Mesh: "default", Tags: map[string][]string{"kuma.io/service": {"client"}}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	forged := identityFiles{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), fetchIdentity(t, cp, "default.client").ca}
+	write(t, forged.cert, leaf.CertPEM)
+	write(t, forged.key, leaf.KeyPEM)
+	bad := mtlsClient(t, cp, forged)
+	for range 3 {
+		_, err := call(bad, 0)
+		if err == nil {
+			t.Fatal("a client with a certificate from another CA got through")
+		}
+		if !strings.Contains(err.Error(), "unknown certificate authority") {
+			t.Fatalf("forged identity refused for another reason: %v", err)
+		}
+	}
+
+	// A client without any certificate is refused by the backend's TLS.
+	pemCA, _ := os.ReadFile(forged.ca)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCA)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, InsecureSkipVerify: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := call(testpb.NewTestServiceClient(conn), 0); err == nil {
+		t.Fatal("a client without a certificate got through")
+	}
+}
