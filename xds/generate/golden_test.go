@@ -35,6 +35,10 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"mtls-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(mtlsGRPCClient())
 		},
+		// an xDS-enabled grpc-go server of the dataplane's inbounds: mTLS and RBAC
+		"mtls-grpc-server": func() (*generate.Resources, error) {
+			return generate.GRPCClient(mtlsPermissions())
+		},
 		"grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(grpcClientProxy())
 		},

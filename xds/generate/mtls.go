@@ -99,15 +99,19 @@ func (g *generator) commonTLS(sans []*tlsv3.SubjectAltNameMatcher) *tlsv3.Common
 }
 
 // grpcCommonTLS is the form grpc-go accepts (gRFC A29): certificate provider plugin
-// instances for identity and roots, SANs in match_subject_alt_names.
+// instances for identity and roots, the peer's SAN (clients only; nil on servers, which
+// grpc-go refuses SAN matchers on) in match_subject_alt_names.
 func grpcCommonTLS(san *typematcherv3.StringMatcher) *tlsv3.CommonTlsContext {
+	vc := &tlsv3.CertificateValidationContext{
+		CaCertificateProviderInstance: &tlsv3.CertificateProviderPluginInstance{InstanceName: GRPCCAProvider},
+	}
+	if san != nil {
+		//nolint:staticcheck // grpc-go reads only this deprecated field.
+		vc.MatchSubjectAltNames = []*typematcherv3.StringMatcher{san}
+	}
 	return &tlsv3.CommonTlsContext{
 		TlsCertificateProviderInstance: &tlsv3.CertificateProviderPluginInstance{InstanceName: GRPCIdentityProvider},
-		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
-			CaCertificateProviderInstance: &tlsv3.CertificateProviderPluginInstance{InstanceName: GRPCCAProvider},
-			//nolint:staticcheck // grpc-go reads only this deprecated field.
-			MatchSubjectAltNames: []*typematcherv3.StringMatcher{san},
-		}},
+		ValidationContextType:          &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc},
 	}
 }
 
