@@ -23,11 +23,13 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	xdscreds "google.golang.org/grpc/credentials/xds"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/xds"
 
 	"github.com/jetmesh/jetmesh/services/ca"
@@ -233,4 +235,63 @@ func TestMTLSHandshakeWithGRPCXDSClient(t *testing.T) {
 	if _, err := call(testpb.NewTestServiceClient(conn), 0); err == nil {
 		t.Fatal("a client without a certificate got through")
 	}
+}
+
+// xdsBackend is an xDS-enabled grpc-go server for dataplane backend-1: its listener (mTLS and
+// MeshTrafficPermission's RBAC) comes from the CP, its certificates from files the SDS
+// secrets were written to.
+func xdsBackend(t *testing.T, cp *cptest.CP) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, cp, "/meshes/default/dataplanes/backend-1", fmt.Sprintf(`{"type":"Dataplane","mesh":"default","name":"backend-1",
+ "networking":{"address":"127.0.0.1","inbound":[{"port":%d,"tags":{"kuma.io/service":"backend","kuma.io/protocol":"grpc"}}]}}`,
+		ln.Addr().(*net.TCPAddr).Port))
+	files := fetchIdentity(t, cp, "default.backend-1")
+	provider := fmt.Sprintf(`{"plugin_name":"file_watcher","config":{"certificate_file":%q,"private_key_file":%q,"ca_certificate_file":%q,"refresh_interval":"1s"}}`,
+		files.cert, files.key, files.ca)
+	bootstrap := fmt.Sprintf(`{
+ "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "tls", "config": {"ca_certificate_file": %q}}], "server_features": ["xds_v3"]}],
+ "node": {"id": "default.backend-1"},
+ "server_listener_resource_name_template": %q,
+ "certificate_providers": {%q: %s, %q: %s}}`, cp.DPAddress, cp.CACertFile, generate.GRPCServerListenerTemplate,
+		generate.GRPCIdentityProvider, provider, generate.GRPCCAProvider, provider)
+	creds, err := xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := xds.NewGRPCServer(grpc.Creds(creds), xds.BootstrapContentsForTesting([]byte(bootstrap)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testpb.RegisterTestServiceServer(s, &peers{})
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Stop)
+}
+
+// With an xDS-enabled grpc-go server as the backend, MeshTrafficPermission is enforced on the
+// client's SPIFFE id: allowed, then denied by a policy change, then allowed again.
+func TestMeshTrafficPermissionOnGRPCXDSServer(t *testing.T) {
+	cp := cptest.Start(t, t.TempDir())
+	put(t, cp, "/meshes/default", mtlsMesh)
+	mtp := func(action string) string {
+		return fmt.Sprintf(`{"type":"MeshTrafficPermission","mesh":"default","name":"backend-access","spec":{
+ "targetRef":{"kind":"Mesh"},"from":[{"targetRef":{"kind":"Mesh"},"default":{"action":"Allow"}},
+ {"targetRef":{"kind":"MeshService","name":"client"},"default":{"action":%q}}]}}`, action)
+	}
+	put(t, cp, "/meshes/default/meshtrafficpermissions/backend-access", mtp("Allow"))
+	xdsBackend(t, cp)
+	put(t, cp, "/meshes/default/dataplanes/client", clientDataplane)
+	c := mtlsClient(t, cp, fetchIdentity(t, cp, "default.client"))
+	eventually(t, "an allowed RPC over mTLS", func() bool { _, err := call(c, 0); return err == nil })
+
+	put(t, cp, "/meshes/default/meshtrafficpermissions/backend-access", mtp("Deny"))
+	eventually(t, "the deny to reach the server", func() bool {
+		_, err := call(c, 0)
+		return status.Code(err) == codes.PermissionDenied
+	})
+	put(t, cp, "/meshes/default/meshtrafficpermissions/backend-access", mtp("Allow"))
+	eventually(t, "the allow to reach the server", func() bool { _, err := call(c, 0); return err == nil })
 }
