@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -40,11 +41,24 @@ import (
 const mtlsMesh = `{"type":"Mesh","name":"default","mtls":{"enabledBackend":"ca-1",
  "backends":[{"name":"ca-1","type":"builtin","dpCert":{"rotation":{"expiration":"1h"}}}]}}`
 
-// identityFiles is what a file_watcher provider reads.
-type identityFiles struct{ cert, key, ca string }
+// identityFiles is what a file_watcher provider reads; certs lists every identity
+// certificate the agent wrote, oldest first.
+type identityFiles struct {
+	cert, key, ca string
+	mu            *sync.Mutex
+	certs         *[]*x509.Certificate
+}
 
-// fetchIdentity opens an ADS stream as nodeID (announcing itself as a gRPC agent, so the CP
-// serves the grpc-go flavour), asks for the mesh's SDS secrets and writes them to files.
+func (f identityFiles) written() []*x509.Certificate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*x509.Certificate(nil), (*f.certs)...)
+}
+
+// fetchIdentity is the agent of nodeID: it opens an ADS stream (announcing itself as a gRPC
+// agent, so the CP serves the grpc-go flavour), asks for the mesh's SDS secrets, writes them
+// to files and returns once both are there. It keeps the stream, ACKing and rewriting the
+// files on every push (rotation), until the test ends.
 func fetchIdentity(t *testing.T, cp *cptest.CP, nodeID string) identityFiles {
 	t.Helper()
 	pemCA, err := os.ReadFile(cp.CACertFile)
@@ -57,43 +71,104 @@ func fetchIdentity(t *testing.T, cp *cptest.CP, nodeID string) identityFiles {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := []string{generate.IdentitySecretName("default"), generate.MeshCASecretName("default")}
-	if err := stream.Send(&discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID, UserAgentName: "gRPC Go agent"},
-		TypeUrl: resourcev3.SecretType, ResourceNames: names}); err != nil {
+	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID, UserAgentName: "gRPC Go agent"},
+		TypeUrl: resourcev3.SecretType, ResourceNames: names}
+	if err := stream.Send(req); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	files := identityFiles{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")}
-	for got := 0; got < 2; {
-		resp, err := stream.Recv()
+	files := identityFiles{cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem"), ca: filepath.Join(dir, "ca.pem"),
+		mu: &sync.Mutex{}, certs: &[]*x509.Certificate{}}
+	ready := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		got := map[string]bool{}
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				select {
+				case ready <- fmt.Errorf("SDS for %s: %w", nodeID, err):
+				default:
+				}
+				return
+			}
+			if err := files.store(resp, names, got); err != nil {
+				ready <- err
+				return
+			}
+			if got[names[0]] && got[names[1]] {
+				select {
+				case ready <- nil:
+				default:
+				}
+			}
+			req.VersionInfo, req.ResponseNonce, req.Node = resp.GetVersionInfo(), resp.GetNonce(), nil
+			if stream.Send(req) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; conn.Close() })
+	select {
+	case err := <-ready:
 		if err != nil {
-			t.Fatalf("SDS for %s: %v", nodeID, err)
+			t.Fatal(err)
 		}
-		for _, a := range resp.GetResources() {
-			var s tlsv3.Secret
-			if err := a.UnmarshalTo(&s); err != nil {
-				t.Fatal(err)
-			}
-			switch s.GetName() {
-			case names[0]:
-				c := s.GetTlsCertificate()
-				write(t, files.cert, c.GetCertificateChain().GetInlineBytes())
-				write(t, files.key, c.GetPrivateKey().GetInlineBytes())
-				got++
-			case names[1]:
-				write(t, files.ca, s.GetValidationContext().GetTrustedCa().GetInlineBytes())
-				got++
-			}
-		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no SDS secrets for %s", nodeID)
 	}
 	return files
+}
+
+// store writes the secrets of one SDS response to the files. The key is written before the
+// certificate, so a watcher never pairs a new certificate with the old key for long.
+func (f identityFiles) store(resp *discovery.DiscoveryResponse, names []string, got map[string]bool) error {
+	for _, a := range resp.GetResources() {
+		var s tlsv3.Secret
+		if err := a.UnmarshalTo(&s); err != nil {
+			return err
+		}
+		switch s.GetName() {
+		case names[0]:
+			c := s.GetTlsCertificate()
+			chain := c.GetCertificateChain().GetInlineBytes()
+			if err := writeFile(f.key, c.GetPrivateKey().GetInlineBytes()); err != nil {
+				return err
+			}
+			if err := writeFile(f.cert, chain); err != nil {
+				return err
+			}
+			if b, _ := pem.Decode(chain); b != nil {
+				if cert, err := x509.ParseCertificate(b.Bytes); err == nil {
+					f.mu.Lock()
+					*f.certs = append(*f.certs, cert)
+					f.mu.Unlock()
+				}
+			}
+		case names[1]:
+			if err := writeFile(f.ca, s.GetValidationContext().GetTrustedCa().GetInlineBytes()); err != nil {
+				return err
+			}
+		default:
+			continue
+		}
+		got[s.GetName()] = true
+	}
+	return nil
+}
+
+func writeFile(path string, b []byte) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%s: empty secret", path)
+	}
+	return os.WriteFile(path, b, 0o600)
 }
 
 func write(t *testing.T, path string, b []byte) {
@@ -209,7 +284,7 @@ func TestMTLSHandshakeWithGRPCXDSClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	forged := identityFiles{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), fetchIdentity(t, cp, "default.client").ca}
+	forged := identityFiles{cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem"), ca: fetchIdentity(t, cp, "default.client").ca}
 	write(t, forged.cert, leaf.CertPEM)
 	write(t, forged.key, leaf.KeyPEM)
 	bad := mtlsClient(t, cp, forged)
@@ -294,4 +369,46 @@ func TestMeshTrafficPermissionOnGRPCXDSServer(t *testing.T) {
 	})
 	put(t, cp, "/meshes/default/meshtrafficpermissions/backend-access", mtp("Allow"))
 	eventually(t, "the allow to reach the server", func() bool { _, err := call(c, 0); return err == nil })
+}
+
+// Identity certificates rotate under running traffic: with 10s certificates the CP pushes new
+// ones at 4/5 of their lifetime, the agents rewrite the provider files, a connection opened
+// before keeps working, and a connection opened after the first certificates expired (so it
+// can only succeed with the rotated ones, on both sides) works too.
+func TestIdentityRotationKeepsTrafficFlowing(t *testing.T) {
+	cp := cptest.Start(t, t.TempDir())
+	put(t, cp, "/meshes/default", `{"type":"Mesh","name":"default","mtls":{"enabledBackend":"ca-1",
+ "backends":[{"name":"ca-1","type":"builtin","dpCert":{"rotation":{"expiration":"10s"}}}]}}`)
+	put(t, cp, "/meshes/default/meshtrafficpermissions/allow-all", `{"type":"MeshTrafficPermission","mesh":"default",
+ "name":"allow-all","spec":{"targetRef":{"kind":"Mesh"},"from":[{"targetRef":{"kind":"Mesh"},"default":{"action":"Allow"}}]}}`)
+	xdsBackend(t, cp)
+	put(t, cp, "/meshes/default/dataplanes/client", clientDataplane)
+	files := fetchIdentity(t, cp, "default.client")
+	first := files.written()[0]
+	before := mtlsClient(t, cp, files)
+	eventually(t, "an RPC over mTLS", func() bool { _, err := call(before, 0); return err == nil })
+
+	deadline := time.Now().Add(40 * time.Second)
+	for len(files.written()) < 2 || !time.Now().After(first.NotAfter) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no rotation past %v: %d certificates written", first.NotAfter, len(files.written()))
+		}
+		if _, err := call(before, 0); err != nil {
+			t.Fatalf("the long-lived connection failed during rotation: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // pace of the running traffic
+	}
+	rotated := files.written()[1]
+	if rotated.SerialNumber.Cmp(first.SerialNumber) == 0 || !rotated.NotAfter.After(first.NotAfter) {
+		t.Fatalf("rotated certificate %v (until %v) is not newer than %v (until %v)", rotated.SerialNumber, rotated.NotAfter,
+			first.SerialNumber, first.NotAfter)
+	}
+	if _, err := call(before, 0); err != nil {
+		t.Fatalf("the long-lived connection failed after rotation: %v", err)
+	}
+	after := mtlsClient(t, cp, files)
+	eventually(t, "an RPC on a new connection after the first certificates expired", func() bool {
+		_, err := call(after, 0)
+		return err == nil
+	})
 }
