@@ -36,7 +36,9 @@ func (p *Projector) mtlsInputLocked(m *meshState, in *Input) {
 	}
 	pair, err := ca.Load(m.secrets, m.mesh.Meta.Name, spec)
 	if err != nil {
-		p.log.Warn("mesh CA not available", "mesh", m.mesh.Meta.Name, "err", err)
+		// Debug, not Warn: this runs for every proxy of the mesh on every rebuild until the
+		// CA's secrets arrive (on a zone, by replication right after the mesh).
+		p.log.Debug("mesh CA not available", "mesh", m.mesh.Meta.Name, "err", err)
 		return
 	}
 	in.CA = &pair
