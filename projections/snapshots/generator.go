@@ -42,6 +42,7 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 		Zone:      in.Zone,
 		Admin:     generate.Admin{Port: in.Client.AdminPort, WorkDir: in.Client.WorkDir},
 		Endpoints: in.Endpoints,
+		Identity:  in.Identity,
 	}
 	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtrafficpermission.Spec); ok {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -20,6 +21,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/resources/targetref"
+	"github.com/jetmesh/jetmesh/services/ca"
 	"github.com/jetmesh/jetmesh/xds/generate"
 )
 
@@ -61,6 +63,12 @@ type Input struct {
 	// Ingress is set, alone, for a zone ingress proxy; Egress for a zone egress.
 	Ingress *generate.IngressProxy
 	Egress  *generate.EgressProxy
+	// CA is the mesh CA when the mesh has mTLS and its CA is in the log; CertValidity is the
+	// lifetime of the identity certificates it issues (the backend's dpCert expiration).
+	CA           *ca.KeyPair
+	CertValidity time.Duration
+	// Identity is the proxy's certificate, issued by the projector just before generation.
+	Identity *generate.Identity
 }
 
 type dataplane struct {
@@ -80,6 +88,8 @@ type meshState struct {
 	policies   map[string]map[string]*resources.Resource // type -> name -> policy
 	// routeBackends are the services the mesh's route policies send traffic to.
 	routeBackends map[string]bool
+	// secrets are the mesh's Secrets by name (the CA's material).
+	secrets meshSecrets
 }
 
 // Projector is the projection and the regeneration loop.
@@ -105,6 +115,7 @@ type Projector struct {
 	kick      chan struct{}
 	busy      bool // a regeneration round is running
 	endpoints endpointInterner
+	ids       *identities
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -112,11 +123,23 @@ type Projector struct {
 
 // New returns a projector.
 func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log *slog.Logger) *Projector {
-	return &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
+	p := &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
 		meshes: map[string]*meshState{}, clients: map[string]Client{}, byDP: map[string]map[string]bool{},
 		dirty: map[string]bool{}, feeds: map[string]uint64{}, ingresses: map[events.Key]*resources.Resource{},
 		egresses: map[string]*resources.Resource{},
 		zones:    map[string]*core.Zone{}, kick: make(chan struct{}, 1)}
+	p.ids = newIdentities(time.Now, p.markRotation)
+	return p
+}
+
+// markRotation regenerates a proxy whose certificate reached its rotation point.
+func (p *Projector) markRotation(nodeID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.clients[nodeID]; ok {
+		p.dirty[nodeID] = true
+		p.signal()
+	}
 }
 
 // Sequence implements projections.Model.
@@ -130,7 +153,8 @@ func (p *Projector) meshOf(name string) *meshState {
 	m := p.meshes[name]
 	if m == nil {
 		m = &meshState{dataplanes: map[string]*dataplane{}, providers: map[string]map[string]bool{},
-			consumers: map[string]map[string]bool{}, policies: map[string]map[string]*resources.Resource{}}
+			consumers: map[string]map[string]bool{}, policies: map[string]map[string]*resources.Resource{},
+			secrets: meshSecrets{}}
 		p.meshes[name] = m
 	}
 	return m
@@ -212,6 +236,14 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 		m := p.meshOf(rec.Key.Name)
 		m.mesh = res
 		p.markMeshLocked(rec.Key.Name)
+	case "Secret":
+		m := p.meshOf(rec.Key.Mesh)
+		if sec, ok := specOf[*core.Secret](res); ok {
+			m.secrets[rec.Key.Name] = sec.Data
+		} else {
+			delete(m.secrets, rec.Key.Name)
+		}
+		p.markMeshLocked(rec.Key.Mesh)
 	case "Dataplane":
 		if feed != "" {
 			return nil // another zone's dataplanes reach this zone through its ingress
@@ -558,6 +590,7 @@ func (p *Projector) Disconnect(nodeID string) {
 	delete(p.clients, nodeID)
 	delete(p.dirty, nodeID)
 	p.mu.Unlock()
+	p.ids.forget(nodeID)
 	p.pub.ClearSnapshot(nodeID)
 }
 
@@ -590,6 +623,7 @@ func (p *Projector) Stop(ctx context.Context) error {
 		return nil
 	}
 	p.cancel()
+	p.ids.stop()
 	select {
 	case <-p.done:
 		return nil
@@ -692,10 +726,19 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 			in.Policies[typ] = append(in.Policies[typ], byName[n])
 		}
 	}
+	p.mtlsInputLocked(m, &in)
 	return in, true
 }
 
 func (p *Projector) rebuild(ctx context.Context, in Input) {
+	if in.CA != nil {
+		spec, _ := in.Dataplane.Spec.(*core.Dataplane)
+		id, err := p.ids.get(in.Client.NodeID, in.Client.Mesh, spec, *in.CA, in.CertValidity)
+		if err != nil {
+			p.log.Error("issue identity certificate failed", "node", in.Client.NodeID, "err", err)
+		}
+		in.Identity = id
+	}
 	byType, versions, err := p.gen(in)
 	if err != nil {
 		p.log.Error("generate proxy config failed", "node", in.Client.NodeID, "err", err)

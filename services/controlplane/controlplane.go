@@ -218,6 +218,9 @@ func newManager(lc fx.Lifecycle, cfg Config, reg *resources.Registry, store even
 	m := manager.New(reg, store, view, inst.Env, inst.Scope, log.With("component", "manager"))
 	m.Writable = writable(cfg)
 	m.InitialPolicies = !cfg.Federated()
+	if !cfg.Federated() {
+		m.AfterApply = ensureMeshCA(m) // a federated zone gets the CA secrets from the global
+	}
 	// A federated zone receives its meshes from the global.
 	if !cfg.Defaults.SkipMesh && !cfg.Federated() {
 		lc.Append(fx.StartHook(func(ctx context.Context) error {

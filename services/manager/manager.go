@@ -87,6 +87,10 @@ type Manager struct {
 	InitialPolicies bool
 	// DeleteGuard, when set, may refuse a deletion (e.g. a zone that is still connected).
 	DeleteGuard func(ctx context.Context, desc *resources.Descriptor, mesh, name string) error
+	// AfterApply, when set, runs after a changed resource is in the log and the read model
+	// (e.g. a Mesh enabling a builtin CA gets its CA secrets). Its error fails the Apply,
+	// but the resource stays written: applying it again retries the follow-up.
+	AfterApply func(ctx context.Context, r *resources.Resource) error
 
 	replicaMu sync.Mutex
 	replicas  map[string]events.Store // replicated streams by feed name, for history
@@ -226,6 +230,11 @@ func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Re
 	res.Sequence = rec.Sequence
 	if err := m.view.WaitFor(ctx, rec.Sequence); err != nil {
 		return res, err
+	}
+	if m.AfterApply != nil {
+		if err := m.AfterApply(ctx, out); err != nil {
+			return res, fmt.Errorf("apply %s: %w", key, err)
+		}
 	}
 	if res.Created && r.Desc.Name == MeshType && m.InitialPolicies {
 		who.CorrelationID = rec.Event.CorrelationID

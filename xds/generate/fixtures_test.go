@@ -120,7 +120,8 @@ func subsetOutbound() *generate.Proxy {
 // selects (denied).
 func mtlsPermissions() *generate.Proxy {
 	return &generate.Proxy{
-		Mesh: mtlsMesh(),
+		Mesh:     mtlsMesh(),
+		Identity: testIdentity(),
 		Dataplane: dataplane("backend-1", "192.168.0.2",
 			[]core.Inbound{
 				{Port: 8080, Tags: tags("kuma.io/service", "backend", "kuma.io/protocol", "http")},
@@ -194,4 +195,28 @@ func zoneIngress() *generate.IngressProxy {
 			}},
 		},
 	}
+}
+
+// testIdentity is placeholder mTLS material: generation copies it into SDS secrets without
+// parsing it, so golden files stay stable (real certificates are tested in services/ca and
+// the handshake tests).
+func testIdentity() *generate.Identity {
+	return &generate.Identity{CertPEM: []byte("identity-cert"), KeyPEM: []byte("identity-key"), CAPEM: []byte("mesh-ca")}
+}
+
+// mtlsSubsetOutbound: subset outbounds (one crossing zones) in an mTLS mesh with an issued
+// identity: upstream TLS with Kuma's SNI per subset, SDS secrets.
+func mtlsSubsetOutbound() *generate.Proxy {
+	p := subsetOutbound()
+	p.Mesh = mtlsMesh()
+	p.Identity = testIdentity()
+	return p
+}
+
+// mtlsGRPCClient: a grpc-go client in an mTLS mesh gets certificate provider instances.
+func mtlsGRPCClient() *generate.Proxy {
+	p := grpcClientProxy()
+	p.Mesh = mtlsMesh()
+	p.Identity = testIdentity()
+	return p
 }

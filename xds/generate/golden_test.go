@@ -31,6 +31,14 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"subset-outbound":                   gen(subsetOutbound),
 		"mtls-permissions":                  gen(mtlsPermissions),
 		"no-outbounds":                      gen(noOutbounds),
+		"mtls-subset-outbound":              gen(mtlsSubsetOutbound),
+		"mtls-grpc-client": func() (*generate.Resources, error) {
+			return generate.GRPCClient(mtlsGRPCClient())
+		},
+		// an xDS-enabled grpc-go server of the dataplane's inbounds: mTLS and RBAC
+		"mtls-grpc-server": func() (*generate.Resources, error) {
+			return generate.GRPCClient(mtlsPermissions())
+		},
 		"grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(grpcClientProxy())
 		},
@@ -132,6 +140,9 @@ func renderYAML(t *testing.T, r *generate.Resources) []byte {
 	}
 	for _, e := range r.Endpoints {
 		add("endpoints", e)
+	}
+	for _, s := range r.Secrets {
+		add("secrets", s)
 	}
 	j, err := json.Marshal(doc)
 	if err != nil {

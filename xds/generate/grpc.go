@@ -31,6 +31,10 @@ func GRPCClient(p *Proxy) (*Resources, error) {
 		g.b.listeners.add(listener)
 		g.backendClusters(o, routes.Backends)
 	}
+	g.grpcServerListeners()
+	// grpc-go never asks for SDS; the secrets ride along for agents that write them to the
+	// files of grpc-go's file_watcher certificate providers.
+	g.secrets()
 	if g.err != nil {
 		return nil, fmt.Errorf("generate gRPC client %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, g.err)
 	}

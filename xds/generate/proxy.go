@@ -33,6 +33,9 @@ type Proxy struct {
 	Permissions []Permission
 	// Policies are the mesh's other targetRef policies.
 	Policies Policies
+	// Identity is the proxy's certificate from the mesh CA; nil while mTLS is off or the CA
+	// has not issued one yet.
+	Identity *Identity
 }
 
 // Mesh is the proxy's mesh.

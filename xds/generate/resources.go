@@ -12,6 +12,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -25,6 +26,8 @@ type Resources struct {
 	// HttpConnectionManager. It is here so the snapshot always has a (versioned) RDS entry.
 	Routes    []*routev3.RouteConfiguration
 	Endpoints []*endpointv3.ClusterLoadAssignment
+	// Secrets are the SDS secrets of a proxy in an mTLS mesh (identity and mesh CA).
+	Secrets []*tlsv3.Secret
 }
 
 // ByType returns the resources keyed by xDS type URL, the shape go-control-plane's
@@ -35,6 +38,7 @@ func (r *Resources) ByType() map[string][]types.Resource {
 		resourcev3.ClusterType:  asResources(r.Clusters),
 		resourcev3.RouteType:    asResources(r.Routes),
 		resourcev3.EndpointType: asResources(r.Endpoints),
+		resourcev3.SecretType:   asResources(r.Secrets),
 	}
 }
 
@@ -132,6 +136,7 @@ type builder struct {
 	listeners set[*listenerv3.Listener]
 	clusters  set[*clusterv3.Cluster]
 	endpoints set[*endpointv3.ClusterLoadAssignment]
+	secrets   set[*tlsv3.Secret]
 }
 
 func (b *builder) build() *Resources {
@@ -140,5 +145,6 @@ func (b *builder) build() *Resources {
 		Clusters:  b.clusters.sorted(),
 		Routes:    []*routev3.RouteConfiguration{},
 		Endpoints: b.endpoints.sorted(),
+		Secrets:   b.secrets.sorted(),
 	}
 }
