@@ -67,9 +67,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// authorize applies the access rules: secrets (Secret, GlobalSecret) and issuing tokens are
-// for admins only, as in Kuma's static access; writes need an admin too (Kuma's open-source
-// edition lets any caller write other resources, jetmesh keeps non-admins read-only).
+// authorize applies the access rules: a caller from elsewhere needs a user token for
+// anything but GET / (Kuma would let it read); secrets (Secret, GlobalSecret) and issuing
+// tokens are for admins only, as in Kuma's static access; writes need an admin too (Kuma's
+// open-source edition lets any caller write other resources, jetmesh keeps non-admins
+// read-only).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	u := UserFrom(r.Context())
 	if u.Admin() {
@@ -78,6 +80,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	var denied string
 	switch {
+	case u.Name == AnonymousUser && path == "" && r.Method == http.MethodGet:
+		return true // the version check kumactl makes before anything else
+	case u.Name == AnonymousUser:
+		denied = "use the API from elsewhere without a user token"
 	case strings.HasPrefix(path, "/tokens"):
 		denied = "generate tokens"
 	case isSecretPath(path):
@@ -92,8 +98,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		status = http.StatusUnauthorized // a user token would help
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
-	writeError(w, &apiError{Status: status, Title: "Access Denied",
-		Detail: "user \"" + u.Name + "\" cannot " + denied + ": admin access is required (a user token of group " + AdminGroup + ")"})
+	detail := "user \"" + u.Name + "\" cannot " + denied + ": admin access is required (a user token of group " + AdminGroup + ")"
+	if u.Name == AnonymousUser {
+		detail = "a user token is required (kumactl generate user-token, sent as Authorization: Bearer)"
+	}
+	writeError(w, &apiError{Status: status, Title: "Access Denied", Detail: detail})
 	return false
 }
 

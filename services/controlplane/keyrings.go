@@ -33,17 +33,18 @@ func newKeyrings(view *state.State) *keyrings {
 
 // zone is the keyring of zone tokens (GlobalSecrets, written on the global and replicated).
 func (k *keyrings) zone() (*tokens.Signer, error) {
-	return k.load("GlobalSecret", "", tokens.ZoneSigningKeyPrefix, tokens.ZoneRevocations)
+	return k.load("GlobalSecret", "", tokens.ZoneSigningKeyPrefix, tokens.ZoneRevocations, 0)
 }
 
 // user is the keyring of user tokens (GlobalSecrets, written on the global and replicated).
 func (k *keyrings) user() (*tokens.Signer, error) {
-	return k.load("GlobalSecret", "", tokens.UserSigningKeyPrefix, tokens.UserRevocations)
+	return k.load("GlobalSecret", "", tokens.UserSigningKeyPrefix, tokens.UserRevocations, 0)
 }
 
 // mesh is the keyring of a mesh's dataplane tokens (Secrets of the mesh).
 func (k *keyrings) mesh(mesh string) (*tokens.Signer, error) {
-	return k.load("Secret", mesh, meshKeyPrefix(mesh), tokens.DataplaneRevocationsPrefix+"-"+mesh)
+	// Earlier jetmesh versions stored a mesh's key under the bare name and signed with kid 1.
+	return k.load("Secret", mesh, meshKeyPrefix(mesh), tokens.DataplaneRevocationsPrefix+"-"+mesh, 1)
 }
 
 func meshKeyPrefix(mesh string) string { return tokens.DataplaneSigningKeyPrefix + "-" + mesh }
@@ -53,7 +54,9 @@ type errNoKey struct{ prefix string }
 
 func (e *errNoKey) Error() string { return fmt.Sprintf("no signing key %s", e.prefix) }
 
-func (k *keyrings) load(typ, mesh, prefix, revocations string) (*tokens.Signer, error) {
+// load builds the keyring of prefix; a key under the bare prefix has serial bareSerial (Kuma:
+// 0) unless a key already has that serial.
+func (k *keyrings) load(typ, mesh, prefix, revocations string, bareSerial int) (*tokens.Signer, error) {
 	var fp strings.Builder
 	var keys []*state.Entry
 	var revoked *state.Entry
@@ -77,13 +80,21 @@ func (k *keyrings) load(typ, mesh, prefix, revocations string) (*tokens.Signer, 
 		return c.signer, nil
 	}
 	byserial := make(map[int]*rsa.PrivateKey, len(keys))
+	var bare *rsa.PrivateKey
 	for _, e := range keys {
 		serial, _ := tokens.ParseSerial(e.Name, prefix)
 		key, err := tokens.DecodeKey(secretData(e))
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", typ, e.Name, err)
 		}
+		if e.Name == prefix {
+			bare = key
+			continue
+		}
 		byserial[serial] = key
+	}
+	if _, taken := byserial[bareSerial]; bare != nil && !taken {
+		byserial[bareSerial] = bare
 	}
 	var ids map[string]bool
 	if revoked != nil {

@@ -95,3 +95,21 @@ func TestDataplaneTokenRevocationAndRotation(t *testing.T) {
 		t.Errorf("token of the new key after the old one went = %d %s", code, body)
 	}
 }
+
+// A mesh key stored under the bare name by earlier jetmesh versions keeps verifying the
+// tokens those versions issued (kid 1).
+func TestLegacyBareMeshKeyStillVerifies(t *testing.T) {
+	cp := cptest.Start(t, "", func(c *controlplane.Config) { c.DPServer.Authn.DPProxy.Type = controlplane.AuthnDPToken })
+	key, err := tokens.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	putSecret(t, cp, "dataplane-token-signing-key-default", tokens.EncodeKey(key))
+	old, err := tokens.NewSigner(key, 1).IssueDataplane(tokens.DataplaneClaims{Mesh: "default", Name: "backend-1"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := bootstrapWith(t, cp, "backend-1", old); code != http.StatusOK {
+		t.Errorf("a token of the bare-named key = %d %s", code, body)
+	}
+}

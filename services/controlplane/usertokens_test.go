@@ -63,7 +63,8 @@ func TestAPIAuthentication(t *testing.T) {
 		who, token, method, path, body string
 		want                           int
 	}{
-		{"anonymous", "", "GET", "/meshes", "", 200},
+		{"anonymous", "", "GET", "/", "", 200},
+		{"anonymous", "", "GET", "/meshes", "", 401},
 		{"anonymous", "", "PUT", "/meshes/m-anon", strings.ReplaceAll(mesh, "%s", "anon"), 401},
 		{"anonymous", "", "GET", "/meshes/default/secrets", "", 401},
 		{"anonymous", "", "POST", "/tokens/user", `{"name":"eve","groups":["mesh-system:admin"]}`, 401},

@@ -3,12 +3,14 @@
 package cptest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +37,30 @@ type CP struct {
 	// Store is the CP's event log, for tests that compare a projection with it.
 	Store events.Store
 	app   *fx.App
+	logs  *logBuffer
+}
+
+// Logs is everything the control plane logged so far at info level and above (the test's
+// stderr shows only warnings unless JETMESH_TEST_LOG is set), for tests that check what must
+// never be logged.
+func (c *CP) Logs() string { return c.logs.String() }
+
+// logBuffer collects log lines from the control plane's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Option changes the configuration before start.
@@ -77,7 +103,9 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 	if os.Getenv("JETMESH_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewMultiHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}),
+		slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	var srv *api.Server
 	var dps *dpserver.Server
 	var store events.Store
@@ -99,7 +127,7 @@ func StartE(t testing.TB, dataDir string, opts ...Option) (*CP, error) {
 		httpsURL = fmt.Sprintf("https://%s", a)
 	}
 	return &CP{URL: fmt.Sprintf("http://%s", srv.Addr()), HTTPSURL: httpsURL, DPAddress: dps.Addr().String(),
-		CACertFile: dps.CACertFile(), Config: cfg, Store: store, app: app}, nil
+		CACertFile: dps.CACertFile(), Config: cfg, Store: store, app: app, logs: logs}, nil
 }
 
 // FreePort returns a loopback port that was free a moment ago, for settings that need a
