@@ -200,9 +200,9 @@ func (p *peers) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb
 	return &testpb.SimpleResponse{ServerId: "backend-1"}, nil
 }
 
-// mtlsBackend registers dataplane backend-1 and serves on its port with the identity the CP
-// issued to it, requiring a client certificate from the mesh CA. It returns the address.
-func mtlsBackend(t *testing.T, cp *cptest.CP) (*peers, string) {
+// backendIdentity registers dataplane backend-1 on a fresh loopback port and returns the
+// listener and the identity files the CP issued to it.
+func backendIdentity(t *testing.T, cp *cptest.CP) (net.Listener, identityFiles) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -212,6 +212,14 @@ func mtlsBackend(t *testing.T, cp *cptest.CP) (*peers, string) {
  "networking":{"address":"127.0.0.1","inbound":[{"port":%d,"tags":{"kuma.io/service":"backend","kuma.io/protocol":"grpc"}}]}}`,
 		ln.Addr().(*net.TCPAddr).Port))
 	files := fetchIdentity(t, cp, "default.backend-1")
+	return ln, files
+}
+
+// mtlsBackend registers dataplane backend-1 and serves on its port with the identity the CP
+// issued to it, requiring a client certificate from the mesh CA. It returns the address.
+func mtlsBackend(t *testing.T, cp *cptest.CP) (*peers, string) {
+	t.Helper()
+	ln, files := backendIdentity(t, cp)
 	cert, err := tls.LoadX509KeyPair(files.cert, files.key)
 	if err != nil {
 		t.Fatal(err)
@@ -329,14 +337,7 @@ func TestMTLSHandshakeWithGRPCXDSClient(t *testing.T) {
 // secrets were written to.
 func xdsBackend(t *testing.T, cp *cptest.CP) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(t, cp, "/meshes/default/dataplanes/backend-1", fmt.Sprintf(`{"type":"Dataplane","mesh":"default","name":"backend-1",
- "networking":{"address":"127.0.0.1","inbound":[{"port":%d,"tags":{"kuma.io/service":"backend","kuma.io/protocol":"grpc"}}]}}`,
-		ln.Addr().(*net.TCPAddr).Port))
-	files := fetchIdentity(t, cp, "default.backend-1")
+	ln, files := backendIdentity(t, cp)
 	provider := fmt.Sprintf(`{"plugin_name":"file_watcher","config":{"certificate_file":%q,"private_key_file":%q,"ca_certificate_file":%q,"refresh_interval":"1s"}}`,
 		files.cert, files.key, files.ca)
 	bootstrap := fmt.Sprintf(`{
