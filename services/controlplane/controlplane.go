@@ -55,6 +55,7 @@ func Module(cfg Config, log *slog.Logger) fx.Option {
 			newManager,
 			newPostgres,
 			newAPI,
+			func(cfg Config, m *manager.Manager) *keyrings { return newKeyrings(cfg, m.View()) },
 		),
 		fx.Invoke(startCompactor),
 		fx.Invoke(startUserTokens),

@@ -50,9 +50,9 @@ func newLifecycle(lc fx.Lifecycle, cfg Config, m *manager.Manager, inst instance
 }
 
 func newDPServer(lc fx.Lifecycle, cfg Config, snaps *server.Snapshots, proj *snapshots.Projector,
-	life *dpserver.Lifecycle, m *manager.Manager, a *api.Server, log *slog.Logger) *dpserver.Server {
+	life *dpserver.Lifecycle, m *manager.Manager, a *api.Server, keys *keyrings, log *slog.Logger) *dpserver.Server {
 	log = log.With("component", "dp-server")
-	auth := newProxyAuth(m, cfg)
+	auth := newProxyAuth(m, cfg, keys)
 	if cfg.DPServer.Authn.DPProxy.Type == AuthnNone {
 		log.Warn("dataplane authentication is off (dpServer.authn.dpProxy.type=none): any proxy that reaches the DP server is served; set KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE=dpToken")
 	}

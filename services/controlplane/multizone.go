@@ -171,7 +171,7 @@ func modeModule(cfg Config) fx.Option {
 }
 
 func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m *manager.Manager,
-	inst instance, a *api.Server, _ *projections.Runner, log *slog.Logger) error {
+	inst instance, a *api.Server, keys *keyrings, _ *projections.Runner, log *slog.Logger) error {
 	js, err := jetstream.NewWithDomain(nc, zonesync.GlobalDomain)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -180,7 +180,7 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, nc, js, m, nil, log)
 	m.DeleteGuard = g.DeleteGuard
 	a.Handle("/_replication", g.StatusHandler())
-	keys := newKeyrings(m.View())
+	m.Divert = keys.divert(m)
 	var started atomic.Bool
 	a.Handle("/tokens/zone", zoneTokenHandler(func() (*tokens.Signer, error) {
 		if !started.Load() {
@@ -189,7 +189,7 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 		return keys.zone()
 	}))
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
-		if err := ensureZoneKey(ctx, m, keys); err != nil {
+		if err := keys.openGlobalVault(ctx, js, m); err != nil {
 			return err
 		}
 		started.Store(true)
@@ -203,15 +203,6 @@ func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m 
 		return nil
 	}, g.Stop))
 	return nil
-}
-
-// ensureZoneKey creates the first zone token signing key on the global's first start.
-func ensureZoneKey(ctx context.Context, m *manager.Manager, keys *keyrings) error {
-	var none *errNoKey
-	if _, err := keys.zone(); !errors.As(err, &none) {
-		return err
-	}
-	return createKey(ctx, m, "GlobalSecret", "", firstKeyName(tokens.ZoneSigningKeyPrefix))
 }
 
 // zoneTokenRequest is POST /tokens/zone's body (kumactl generate zone-token).

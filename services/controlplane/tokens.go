@@ -41,9 +41,9 @@ type proxyAuth struct {
 	mu   sync.Mutex // serialises creating a mesh's first key
 }
 
-func newProxyAuth(m *manager.Manager, cfg Config) *proxyAuth {
+func newProxyAuth(m *manager.Manager, cfg Config, keys *keyrings) *proxyAuth {
 	return &proxyAuth{m: m, dpMode: cfg.DPServer.Authn.DPProxy.Type, zoneMode: cfg.DPServer.Authn.ZoneProxy.Type,
-		zone: cfg.Multizone.Zone.Name, create: !cfg.Federated(), keys: newKeyrings(m.View())}
+		zone: cfg.Multizone.Zone.Name, create: !cfg.Federated(), keys: keys}
 }
 
 // Authenticate implements xds/server.Authenticator.

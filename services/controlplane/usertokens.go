@@ -24,8 +24,7 @@ type userTokenRequest struct {
 // checked against the GlobalSecrets user-token-signing-key-<n> and user-token-revocations. The
 // standalone or global control plane creates the first key with the first token; a federated
 // zone checks tokens with the keys replicated from the global.
-func startUserTokens(cfg Config, m *manager.Manager, a *api.Server) {
-	keys := newKeyrings(m.View())
+func startUserTokens(cfg Config, m *manager.Manager, a *api.Server, keys *keyrings) {
 	a.SetUserTokens(func(token string) (api.User, error) {
 		s, err := keys.user()
 		if err != nil {
@@ -47,7 +46,7 @@ func startUserTokens(cfg Config, m *manager.Manager, a *api.Server) {
 				if cfg.Federated() {
 					return "", http.StatusBadRequest, errors.New("user tokens are issued by the global control plane")
 				}
-				if err := createKey(ctx, m, "GlobalSecret", "", firstKeyName(tokens.UserSigningKeyPrefix)); err != nil {
+				if err := keys.ensureGlobalKey(ctx, m, tokens.UserSigningKeyPrefix, tokens.UserPublicKeyPrefix); err != nil {
 					return "", http.StatusInternalServerError, err
 				}
 				s, err = keys.user()

@@ -85,6 +85,9 @@ type Manager struct {
 	// InitialPolicies makes a new mesh start with Kuma's default MeshTimeout, MeshRetry and
 	// MeshCircuitBreaker policies (the control plane that owns meshes: standalone or global).
 	InitialPolicies bool
+	// Divert, when set, takes over the API writes and deletions it recognises (true), which
+	// then never reach the log: a global keeps private signing keys out of its replicated log.
+	Divert func(ctx context.Context, r *resources.Resource, deleted bool) (bool, error)
 	// DeleteGuard, when set, may refuse a deletion (e.g. a zone that is still connected).
 	DeleteGuard func(ctx context.Context, desc *resources.Descriptor, mesh, name string) error
 	// AfterApply, when set, runs after a changed resource is in the log and the read model
@@ -172,6 +175,11 @@ func (m *Manager) Apply(ctx context.Context, r *resources.Resource, who Who) (Re
 	if m.Writable != nil && !who.System {
 		if err := m.Writable(r.Desc); err != nil {
 			return Result{}, fmt.Errorf("apply %s %q: %w", r.Desc.Name, r.Meta.Name, err)
+		}
+	}
+	if m.Divert != nil && !who.System {
+		if diverted, err := m.Divert(ctx, r, false); diverted {
+			return Result{Created: true, Changed: true}, err
 		}
 	}
 	if err := resources.Validate(r); err != nil {
@@ -275,6 +283,12 @@ func (m *Manager) Delete(ctx context.Context, desc *resources.Descriptor, mesh, 
 	}
 	if m.DeleteGuard != nil {
 		if err := m.DeleteGuard(ctx, desc, mesh, name); err != nil {
+			return err
+		}
+	}
+	if m.Divert != nil && !who.System {
+		r := &resources.Resource{Desc: desc, Meta: resources.Meta{Mesh: mesh, Name: name}}
+		if diverted, err := m.Divert(ctx, r, true); diverted {
 			return err
 		}
 	}

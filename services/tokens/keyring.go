@@ -74,6 +74,9 @@ func NewKeyring(keys map[int]*rsa.PrivateKey, revoked map[string]bool) (*Signer,
 // ago for clock skew, expiring after validFor unless it is 0) and signs claims with the
 // issuing key, naming it in the "kid" header.
 func (s *Signer) sign(claims jwt.Claims, reg *jwt.RegisteredClaims, validFor time.Duration, what string) (string, error) {
+	if s.key == nil {
+		return "", fmt.Errorf("%s: %w", what, ErrVerifyOnly)
+	}
 	now := s.now()
 	*reg = jwt.RegisteredClaims{ID: uuid.NewString(), IssuedAt: jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute))}

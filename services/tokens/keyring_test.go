@@ -93,3 +93,39 @@ func TestKeyringRotationAndRevocation(t *testing.T) {
 		t.Error("a keyring without keys")
 	}
 }
+
+// A verifier built from public keys accepts what the private keys signed, honours
+// revocation, and issues nothing.
+func TestVerifierFromPublicKeys(t *testing.T) {
+	k, _ := NewKey()
+	signer, _ := NewKeyring(map[int]*rsa.PrivateKey{3: k}, nil)
+	tok, err := signer.IssueZone("zone-1", nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey, err := EncodePublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := DecodePublicKey(pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(map[int]*rsa.PublicKey{3: pub}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyZone(tok, ScopeIngress); err != nil {
+		t.Errorf("verifier refused a token of its key: %v", err)
+	}
+	if _, err := v.IssueZone("zone-2", nil, time.Hour); !errors.Is(err, ErrVerifyOnly) {
+		t.Errorf("a verifier issued a token: %v", err)
+	}
+	revoking, _ := NewVerifier(map[int]*rsa.PublicKey{3: pub}, ParseRevocations([]byte(tokenID(t, tok))))
+	if _, err := revoking.VerifyZone(tok, ScopeIngress); !errors.Is(err, ErrRevoked) {
+		t.Errorf("revoked token: %v", err)
+	}
+	if _, err := DecodePublicKey(EncodeKey(k)); err == nil {
+		t.Error("a private key decoded as a public one")
+	}
+}

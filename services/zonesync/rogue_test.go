@@ -46,6 +46,9 @@ func TestRogueZoneLinkIsConfined(t *testing.T) {
 		"purge the global stream":         api + "STREAM.PURGE." + zonesync.GlobalStream,
 		"read zone-2's log on the global": api + "CONSUMER.CREATE." + zonesync.ZoneStream("zone-2"),
 		"list the global's streams":       api + "STREAM.LIST",
+		"read the signing key vault":      api + "DIRECT.GET.KV_JETMESH_SIGNING_KEYS.$KV.JETMESH_SIGNING_KEYS.zone-token-signing-key-1",
+		"get a vault message":             api + "STREAM.MSG.GET.KV_JETMESH_SIGNING_KEYS",
+		"consume the vault":               api + "CONSUMER.CREATE.KV_JETMESH_SIGNING_KEYS",
 	} {
 		_, err := nc.Request(subject, policy, 2*time.Second)
 		if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
