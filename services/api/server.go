@@ -21,7 +21,7 @@ import (
 
 // Config of the API server.
 type Config struct {
-	// Address to listen on; loopback by default because API authentication is not on yet.
+	// Address to listen on; loopback by default, so exposing the API is a deliberate choice.
 	Address string `json:"address" yaml:"address"`
 	// Port of the HTTP API (Kuma: KUMA_API_SERVER_HTTP_PORT).
 	Port int `json:"port" yaml:"port"`
