@@ -1,6 +1,7 @@
 package zonesync_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/jetmesh/jetmesh/events"
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 	"github.com/jetmesh/jetmesh/services/tokens"
 )
@@ -72,5 +74,36 @@ func TestPrivateSigningKeysStayOnTheGlobal(t *testing.T) {
 	}
 	if names := listNames(t, z.URL+"/globalsecrets"); slices.Contains(names, "zone-token-signing-key-2") {
 		t.Errorf("the rotated private key reached the zone: %v", names)
+	}
+}
+
+// A global started by an earlier version kept its zone token key as a GlobalSecret in the
+// replicated log; at start the key moves into the vault, leaves the log, and keeps signing.
+func TestLegacySigningKeyMovesToTheVault(t *testing.T) {
+	dir := t.TempDir()
+	port := cptest.FreePort(t)
+	g := cptest.Start(t, dir, cptest.Global(port))
+	key, err := tokens.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(map[string]any{"type": "GlobalSecret", "name": "zone-token-signing-key-5", "data": tokens.EncodeKey(key)})
+	if _, err := g.Store.Append(context.Background(), events.Change{
+		Key: events.Key{Scope: events.GlobalScope, Type: "GlobalSecret", Name: "zone-token-signing-key-5"},
+		Op:  events.OpUpsert, Revision: 1, Data: data, Actor: "control-plane",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g.Stop(t)
+
+	g = cptest.Start(t, dir, cptest.Global(port))
+	mustCall(t, http.MethodGet, g.URL+"/globalsecrets/zone-token-signing-key-5", "", http.StatusNotFound)
+	mustCall(t, http.MethodGet, g.URL+"/globalsecrets/zone-token-signing-public-key-5", "", http.StatusOK)
+	parsed, _, err := jwt.NewParser().ParseUnverified(zoneToken(t, g, "zone-1"), &jwt.RegisteredClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid, _ := parsed.Header["kid"].(string); kid != "5" {
+		t.Errorf("zone tokens after the move have kid %q, want 5 (the moved key)", kid)
 	}
 }
