@@ -51,6 +51,22 @@ WHERE resource_type = $1 AND mesh = $2 AND name = $3 AND scope = $4 ORDER BY seq
 	return recs, nil
 }
 
+// ReplicaHistory returns every event of one resource a replicated stream delivered (a zone's
+// dataplane on the global, a global policy on a zone), oldest first.
+func (a *Audit) ReplicaHistory(ctx context.Context, stream string, k events.Key) ([]events.Record, error) {
+	rows, err := a.pool.Query(ctx, `SELECT `+eventColumns+` FROM replica_events
+WHERE resource_type = $1 AND mesh = $2 AND name = $3 AND scope = $4 AND stream = $5 ORDER BY sequence`,
+		k.Type, k.Mesh, k.Name, k.Scope.Zone, stream)
+	if err != nil {
+		return nil, fmt.Errorf("audit history of %s from %s: %w", k, stream, err)
+	}
+	recs, err := collect(rows)
+	if err != nil {
+		return nil, fmt.Errorf("audit history of %s from %s: %w", k, stream, err)
+	}
+	return recs, nil
+}
+
 // query builds one statement for q. A mesh filter also matches the Mesh resource itself; as an
 // OR it would defeat the per-column indexes, so it becomes a UNION ALL of two index-ordered
 // branches (resources in the mesh; the Mesh resource), each limited, merged and limited again.

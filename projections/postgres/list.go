@@ -19,9 +19,9 @@ type Resources struct {
 // NewResources returns the list queries over the pool's schema.
 func NewResources(pool *pgxpool.Pool) *Resources { return &Resources{pool: pool} }
 
-// ListQuery selects one page of a type's live resources.
+// ListQuery selects one page of a type's live resources, from this CP's own log and every
+// replicated stream it follows, as the in-memory model lists them.
 type ListQuery struct {
-	Scope    string // the zone of the CP's own log ("" for the global CP)
 	Type     string
 	Mesh     string            // "" for every mesh (and for global-scoped types)
 	NameLike string            // substring of the name, matched byte-wise
@@ -75,7 +75,7 @@ func buildList(q ListQuery) (string, []any, error) {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	conds := []string{"scope = " + arg(q.Scope), "type = " + arg(q.Type)}
+	conds := []string{"type = " + arg(q.Type)}
 	// Within one mesh the mesh is constant, and the order is the name's (resources_list_mesh).
 	order := `name COLLATE "C", mesh COLLATE "C"`
 	if q.Mesh != "" {

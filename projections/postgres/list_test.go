@@ -60,8 +60,8 @@ func refList(all []listKey, q postgres.ListQuery) (int, []string) {
 }
 
 // Lists answer what the in-memory model answers: byte-wise name-then-mesh order (upper case
-// before lower, "é" after "z"), substring and label filters, offsets past the end; only this
-// CP's scope and the listed type.
+// before lower, "é" after "z"), substring and label filters, offsets past the end; only the
+// listed type, from this CP's own log and the replicated streams it follows.
 func TestListEqualsMemoryOrder(t *testing.T) {
 	p := newTestDB(t).migrated(t)
 	m, err := postgres.New(testCtx(t), p, "pg")
@@ -84,9 +84,19 @@ func TestListEqualsMemoryOrder(t *testing.T) {
 			all = append(all, listKey{mesh: mesh, name: n, labels: map[string]string{"rev": "1"}})
 		}
 	}
-	// Another scope and another type must not show.
-	apply(events.Key{Scope: events.ZoneScope("zone-2"), Type: "Dataplane", Mesh: "default", Name: "a"})
+	// Another type must not show.
 	apply(events.Key{Scope: events.ZoneScope("zone-1"), Type: "MeshTimeout", Mesh: "default", Name: "a"})
+	// Another zone's dataplane, delivered by a replicated stream, shows under "<name>.<zone>".
+	replica, err := postgres.NewReplica(testCtx(t), p, "JETMESH_ZONE_PROXIES", events.ZoneScope("zone-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := events.Key{Scope: events.ZoneScope("zone-2"), Type: "Dataplane", Mesh: "default", Name: "a"}
+	if err := replica.Apply(handRecord(1, other, 1, false)); err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, listKey{mesh: "default", name: "a.zone-2", labels: map[string]string{"rev": "1",
+		"kuma.io/origin": "zone", "kuma.io/zone": "zone-2", "kuma.io/display-name": "a"}})
 	// A deleted resource must not show.
 	seq++
 	if err := m.Apply(handRecord(seq, events.Key{Scope: events.ZoneScope("zone-1"), Type: "Dataplane", Mesh: "default", Name: "z"}, 2, true)); err != nil {
@@ -95,7 +105,7 @@ func TestListEqualsMemoryOrder(t *testing.T) {
 	all = slices.DeleteFunc(all, func(k listKey) bool { return k.mesh == "default" && k.name == "z" })
 
 	lists := postgres.NewResources(p)
-	base := postgres.ListQuery{Scope: "zone-1", Type: "Dataplane"}
+	base := postgres.ListQuery{Type: "Dataplane"}
 	with := func(f func(*postgres.ListQuery)) postgres.ListQuery { q := base; f(&q); return q }
 	for name, q := range map[string]postgres.ListQuery{
 		"all":            base,
@@ -110,6 +120,7 @@ func TestListEqualsMemoryOrder(t *testing.T) {
 		"label":          with(func(q *postgres.ListQuery) { q.Labels = map[string]string{"rev": "1"} }),
 		"label mismatch": with(func(q *postgres.ListQuery) { q.Labels = map[string]string{"rev": "2"} }),
 		"label absent":   with(func(q *postgres.ListQuery) { q.Labels = map[string]string{"team": ""} }),
+		"zone label":     with(func(q *postgres.ListQuery) { q.Labels = map[string]string{"kuma.io/zone": "zone-2"} }),
 		"mesh name labels": with(func(q *postgres.ListQuery) {
 			q.Mesh = "demo"
 			q.NameLike = "web"
@@ -203,11 +214,11 @@ func listMesh(i, meshes int) string {
 // listQueries are the typical list pages over a loaded set.
 func listQueries(n int) map[string]postgres.ListQuery {
 	return map[string]postgres.ListQuery{
-		"all_meshes_first_page":  {Scope: "zone-1", Type: "Dataplane", Limit: 100},
-		"all_meshes_deep_page":   {Scope: "zone-1", Type: "Dataplane", Limit: 100, Offset: n / 2},
-		"one_mesh_first_page":    {Scope: "zone-1", Type: "Dataplane", Mesh: "mesh-00", Limit: 100},
-		"one_mesh_name_filtered": {Scope: "zone-1", Type: "Dataplane", Mesh: "mesh-00", NameLike: "dp-00001", Limit: 100},
-		"one_mesh_label_page":    {Scope: "zone-1", Type: "Dataplane", Mesh: "mesh-00", Labels: map[string]string{"team": "t3"}, Limit: 100},
+		"all_meshes_first_page":  {Type: "Dataplane", Limit: 100},
+		"all_meshes_deep_page":   {Type: "Dataplane", Limit: 100, Offset: n / 2},
+		"one_mesh_first_page":    {Type: "Dataplane", Mesh: "mesh-00", Limit: 100},
+		"one_mesh_name_filtered": {Type: "Dataplane", Mesh: "mesh-00", NameLike: "dp-00001", Limit: 100},
+		"one_mesh_label_page":    {Type: "Dataplane", Mesh: "mesh-00", Labels: map[string]string{"team": "t3"}, Limit: 100},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jetmesh/jetmesh/events"
+	"github.com/jetmesh/jetmesh/projections/state"
 )
 
 // applyTimeout bounds one Apply: Model.Apply has no context (the Runner's contract).
@@ -29,6 +30,10 @@ type Model struct {
 	pool *pgxpool.Pool
 	name string
 	seq  atomic.Uint64
+	// stream is the replicated stream this model follows ("" for the CP's own log), and local
+	// the scope the CP writes in, which decides the names and labels its copies are listed under.
+	stream string
+	local  events.Scope
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever seq moves
@@ -37,10 +42,30 @@ type Model struct {
 // New returns the model of the named projection, resuming from its checkpoint. It refuses a
 // schema older than this build needs (run Migrate first).
 func New(ctx context.Context, pool *pgxpool.Pool, name string) (*Model, error) {
+	return newModel(ctx, pool, &Model{pool: pool, name: name, changed: make(chan struct{})})
+}
+
+// NewReplica returns the model of a replicated stream (a zone's log on the global; the
+// global's log and the other zones' ingresses on a zone) on a CP writing in scope local. Its
+// events go to replica_events and its resources to resources, under the names and labels the
+// in-memory model lists them with (state.Localize); this CP's own resources echoed back by
+// the stream are skipped, as the in-memory model skips them.
+func NewReplica(ctx context.Context, pool *pgxpool.Pool, stream string, local events.Scope) (*Model, error) {
+	return newModel(ctx, pool, &Model{pool: pool, name: ReplicaPrefix + stream, stream: stream, local: local,
+		changed: make(chan struct{})})
+}
+
+// ReplicaPrefix starts the projection name (checkpoint row) of a replicated stream's model.
+const ReplicaPrefix = "replica:"
+
+// Name is the projection's name, which keys its checkpoint.
+func (m *Model) Name() string { return m.name }
+
+func newModel(ctx context.Context, pool *pgxpool.Pool, m *Model) (*Model, error) {
 	if err := CheckSchema(ctx, pool, SchemaVersionRequired); err != nil {
 		return nil, err
 	}
-	m := &Model{pool: pool, name: name, changed: make(chan struct{})}
+	name := m.name
 	var seq int64
 	err := pool.QueryRow(ctx, `SELECT sequence FROM checkpoint WHERE projection = $1`, name).Scan(&seq)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -65,13 +90,18 @@ const insertEvent = `INSERT INTO events (sequence, id, time, type, subject, scop
     mesh, name, actor, origin, revision, correlation_id, reason, data, source, data_content_type)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
+const insertReplicaEvent = `INSERT INTO replica_events (sequence, id, time, type, subject, scope,
+    resource_type, mesh, name, actor, origin, revision, correlation_id, reason, data, source,
+    data_content_type, stream)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+
 const upsertResource = `INSERT INTO resources (scope, type, mesh, name, revision, sequence, actor,
-    labels, spec, resource, creation_time, modification_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    labels, spec, resource, creation_time, modification_time, stream)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (scope, type, mesh, name) DO UPDATE SET revision = EXCLUDED.revision,
     sequence = EXCLUDED.sequence, actor = EXCLUDED.actor, labels = EXCLUDED.labels,
     spec = EXCLUDED.spec, resource = EXCLUDED.resource, creation_time = EXCLUDED.creation_time,
-    modification_time = EXCLUDED.modification_time`
+    modification_time = EXCLUDED.modification_time, stream = EXCLUDED.stream`
 
 const deleteResource = `DELETE FROM resources WHERE scope = $1 AND type = $2 AND mesh = $3 AND name = $4`
 
@@ -196,6 +226,35 @@ func (m *Model) Verify(ctx context.Context) error {
 	return nil
 }
 
+// VerifyCheckpoints is Verify for several projections in one query: each named checkpoint is
+// at least at applied(name), the sequence its model applied.
+func VerifyCheckpoints(ctx context.Context, pool *pgxpool.Pool, names []string, applied func(string) uint64) error {
+	if len(names) == 0 {
+		return nil
+	}
+	rows, err := pool.Query(ctx, `SELECT projection, sequence FROM checkpoint WHERE projection = ANY($1)`, names)
+	if err != nil {
+		return fmt.Errorf("verify checkpoints: %w", err)
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		Name string
+		Seq  int64
+	}])
+	if err != nil {
+		return fmt.Errorf("verify checkpoints: %w", err)
+	}
+	at := make(map[string]uint64, len(have))
+	for _, h := range have {
+		at[h.Name] = uint64(h.Seq)
+	}
+	for _, n := range names {
+		if want := applied(n); at[n] < want {
+			return fmt.Errorf("projection %s: %w: database at %d, model at %d", n, ErrCheckpointBehind, at[n], want)
+		}
+	}
+	return nil
+}
+
 // setSequence moves the in-memory checkpoint and wakes WaitFor.
 func (m *Model) setSequence(seq uint64) {
 	m.mu.Lock()
@@ -270,19 +329,92 @@ func (m *Model) batch(rec events.Record) (*pgx.Batch, error) {
 // queueRows queues the audit row and the resource upsert or delete of one record.
 func (m *Model) queueRows(b *pgx.Batch, rec events.Record) error {
 	ev, k := rec.Event, rec.Key
-	b.Queue(insertEvent, int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
+	if m.stream != "" && k.Scope == m.local {
+		return nil // this CP's own resource echoed back: its own log is the source of truth
+	}
+	args := []any{int64(rec.Sequence), ev.ID, ev.Time, ev.Type, ev.Subject, k.Scope.Zone,
 		k.Type, k.Mesh, k.Name, ev.Actor, ev.Origin, int64(ev.Revision), ev.CorrelationID, ev.Reason,
-		jsonOrNull(ev.Data), ev.Source, ev.DataContentType)
+		jsonOrNull(ev.Data), ev.Source, ev.DataContentType}
+	if m.stream == "" {
+		b.Queue(insertEvent, args...)
+	} else {
+		b.Queue(insertReplicaEvent, append(args, m.stream)...)
+	}
+	name := k.Name
+	if m.stream != "" {
+		name = state.ListedName(m.local, k)
+	}
 	if ev.Deleted() {
-		b.Queue(deleteResource, k.Scope.Zone, k.Type, k.Mesh, k.Name)
+		b.Queue(deleteResource, k.Scope.Zone, k.Type, k.Mesh, name)
 		return nil
 	}
 	row, err := parseResource(ev)
 	if err != nil {
 		return fmt.Errorf("decode %s: %w", k, err)
 	}
-	b.Queue(upsertResource, k.Scope.Zone, k.Type, k.Mesh, k.Name, int64(ev.Revision),
-		int64(rec.Sequence), ev.Actor, row.labels, row.spec, string(ev.Data), row.created, row.modified)
+	if m.stream != "" {
+		if row, err = localize(row, m.local, k, name); err != nil {
+			return fmt.Errorf("localize %s: %w", k, err)
+		}
+	}
+	b.Queue(upsertResource, k.Scope.Zone, k.Type, k.Mesh, name, int64(ev.Revision),
+		int64(rec.Sequence), ev.Actor, row.labels, row.spec, row.resource, row.created, row.modified, m.stream)
+	return nil
+}
+
+// localize gives a replicated copy the name and labels the API lists it under.
+func localize(row resourceRow, local events.Scope, k events.Key, name string) (resourceRow, error) {
+	var labels map[string]string
+	if err := json.Unmarshal([]byte(row.labels), &labels); err != nil {
+		return row, fmt.Errorf("labels: %w", err)
+	}
+	labels, changed := state.Localize(local, k, labels)
+	if !changed {
+		return row, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(row.resource), &fields); err != nil {
+		return row, err
+	}
+	lb, err := json.Marshal(labels)
+	if err != nil {
+		return row, err
+	}
+	nb, err := json.Marshal(name)
+	if err != nil {
+		return row, err
+	}
+	fields["labels"], fields["name"] = lb, nb
+	res, err := json.Marshal(fields)
+	if err != nil {
+		return row, err
+	}
+	row.labels, row.resource = string(lb), string(res)
+	return row, nil
+}
+
+// Drop deletes every row this replica model wrote and its checkpoint: the stream is gone (a
+// zone deleted from the global). A model of the CP's own log refuses.
+func (m *Model) Drop(ctx context.Context) error {
+	if m.stream == "" {
+		return fmt.Errorf("projection %s: only a replicated stream's rows can be dropped", m.name)
+	}
+	tx, err := m.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("projection %s: drop: %w", m.name, err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM resources WHERE stream = $1`, m.stream)
+	b.Queue(`DELETE FROM replica_events WHERE stream = $1`, m.stream)
+	b.Queue(`DELETE FROM checkpoint WHERE projection = $1`, m.name)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("projection %s: drop: %w", m.name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("projection %s: drop: %w", m.name, err)
+	}
+	m.setSequence(0)
 	return nil
 }
 
@@ -296,6 +428,7 @@ func jsonOrNull(b json.RawMessage) any {
 // resourceRow is what the resources table keeps apart from the resource JSON.
 type resourceRow struct {
 	labels, spec      string
+	resource          string // the resource as the REST API shows it
 	created, modified time.Time
 }
 
@@ -313,7 +446,7 @@ func parseResource(ev events.Event) (resourceRow, error) {
 	if err := json.Unmarshal(ev.Data, &fields); err != nil {
 		return resourceRow{}, err
 	}
-	row := resourceRow{labels: "{}", created: ev.Time, modified: ev.Time}
+	row := resourceRow{labels: "{}", resource: string(ev.Data), created: ev.Time, modified: ev.Time}
 	if l, ok := fields["labels"]; ok && string(l) != "null" {
 		row.labels = string(l)
 	}

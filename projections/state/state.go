@@ -67,8 +67,10 @@ func NewScoped(reg *resources.Registry, local events.Scope) *State {
 // arrive by replication (a zone's inventory on the global, other zones' ingresses on a zone)
 // and are listed as "<name>.<zone>" with kuma.io/display-name and kuma.io/zone labels, so
 // that every zone's "backend-1" stays unique and findable by the name the zone gave it.
-func (s *State) Foreign(k events.Key) bool {
-	return !k.Scope.IsGlobal() && k.Scope.Zone != s.local.Zone
+func (s *State) Foreign(k events.Key) bool { return foreign(s.local, k) }
+
+func foreign(local events.Scope, k events.Key) bool {
+	return !k.Scope.IsGlobal() && k.Scope.Zone != local.Zone
 }
 
 // ForeignName is the name a foreign resource is listed under.
@@ -98,6 +100,13 @@ func (s *State) Feed(name string) *Feed { return &Feed{s: s, name: name} }
 // Apply implements projections.Model.
 func (f *Feed) Apply(rec events.Record) error { return f.s.apply(f.name, rec) }
 
+// FeedSequences returns the last sequence applied from each replicated stream.
+func (s *State) FeedSequences() map[string]uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.feeds)
+}
+
 // Sequence implements projections.Model.
 func (f *Feed) Sequence() uint64 {
 	f.s.mu.RLock()
@@ -115,10 +124,7 @@ func (s *State) apply(feed string, rec events.Record) error {
 		return nil
 	}
 	var entry *Entry
-	name := rec.Key.Name
-	if s.Foreign(rec.Key) {
-		name = ForeignName(rec.Key.Name, rec.Key.Scope.Zone)
-	}
+	name := ListedName(s.local, rec.Key)
 	if desc, ok := s.reg.ByName(rec.Key.Type); ok && !rec.Event.Deleted() {
 		r, err := resources.DecodeAs(desc, rec.Event.Data)
 		if err != nil {
@@ -288,22 +294,42 @@ func (s *State) MeshContents(mesh string) []*Entry {
 // localize sets the labels a replicated copy carries: the origin, and for another zone's
 // resource the name it is listed under with its zone and original name as labels.
 func (s *State) localize(k events.Key, name string, r *resources.Resource) {
-	if k.Scope.IsGlobal() && s.local.IsGlobal() || !k.Scope.IsGlobal() && !s.Foreign(k) {
-		return
+	if labels, ok := Localize(s.local, k, r.Meta.Labels); ok {
+		r.Meta.Labels = labels
+		r.Meta.Name = name
 	}
-	labels := maps.Clone(r.Meta.Labels)
-	if labels == nil {
-		labels = map[string]string{}
+}
+
+// Localize returns the labels a copy of k carries on a control plane writing in scope local,
+// and false when k is the CP's own (same side: labels unchanged). A global resource on a zone
+// gains kuma.io/origin=global; another zone's resource gains origin=zone, its zone and its
+// original name (kuma.io/display-name), as it is listed under ForeignName. Every read model
+// of replicated streams (this one, PostgreSQL's) localizes with it, so they list the same.
+func Localize(local events.Scope, k events.Key, labels map[string]string) (map[string]string, bool) {
+	if k.Scope.IsGlobal() && local.IsGlobal() || !k.Scope.IsGlobal() && !foreign(local, k) {
+		return labels, false
+	}
+	out := maps.Clone(labels)
+	if out == nil {
+		out = map[string]string{}
 	}
 	if k.Scope.IsGlobal() {
-		labels[resources.LabelOrigin] = resources.OriginGlobal
+		out[resources.LabelOrigin] = resources.OriginGlobal
 	} else {
-		labels[resources.LabelOrigin] = resources.OriginZone
-		labels[resources.LabelZone] = k.Scope.Zone
-		labels[resources.LabelDisplayName] = k.Name
+		out[resources.LabelOrigin] = resources.OriginZone
+		out[resources.LabelZone] = k.Scope.Zone
+		out[resources.LabelDisplayName] = k.Name
 	}
-	r.Meta.Labels = labels
-	r.Meta.Name = name
+	return out, true
+}
+
+// ListedName is the name k is listed under on a control plane writing in scope local: its
+// own, or ForeignName for another zone's resource.
+func ListedName(local events.Scope, k events.Key) string {
+	if foreign(local, k) {
+		return ForeignName(k.Name, k.Scope.Zone)
+	}
+	return k.Name
 }
 
 // Feed names the replicated stream that delivered the entry ("" for the CP's own log).

@@ -23,6 +23,18 @@ type AuditIndex interface {
 	Sequence() uint64
 }
 
+// ReplicaIndex is an index (AuditIndex, ResourceIndex) that also follows the replicated
+// streams this CP folds in: a zone's log on the global; the global's log and the other
+// zones' ingresses on a zone. Without it, lists of replicated types and their history come
+// from the in-memory model and the replica logs.
+type ReplicaIndex interface {
+	// WaitForReplicas returns once the index holds every event of each stream up to its
+	// sequence in want, or fails when ctx ends or a stream is not followed.
+	WaitForReplicas(ctx context.Context, want map[string]uint64) error
+	// ReplicaHistory returns every event of a resource a stream delivered, oldest first.
+	ReplicaHistory(ctx context.Context, stream string, k events.Key) ([]events.Record, error)
+}
+
 // auditSourceHeader says which store answered an audit request, for operators and tests.
 const auditSourceHeader = "X-Jetmesh-Audit-Source"
 
@@ -75,6 +87,27 @@ func (s *Server) caughtUp(ctx context.Context, what string, idx followingIndex) 
 	return true
 }
 
+// replicasCaughtUp reports whether idx follows the replicated streams in want (stream:
+// sequence; nil for all that feed the read model) and holds what the read model has applied
+// from each, waiting within the same bounds as caughtUp. With no stream to follow (a
+// standalone CP) any index is caught up.
+func (s *Server) replicasCaughtUp(ctx context.Context, idx any, want map[string]uint64) (ReplicaIndex, bool) {
+	if want == nil {
+		want = s.mgr.View().FeedSequences()
+	}
+	ri, ok := idx.(ReplicaIndex)
+	if !ok {
+		return nil, len(want) == 0
+	}
+	wctx, cancel := context.WithTimeout(ctx, auditIndexMaxWait)
+	defer cancel()
+	if err := ri.WaitForReplicas(wctx, want); err != nil {
+		s.log.Debug("index behind the replicated streams, not using it", "err", err)
+		return nil, false
+	}
+	return ri, true
+}
+
 // auditEvents answers q from the index when it is current and works, else from the log, and
 // says which in the response header.
 func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, q events.Query) ([]events.Record, error) {
@@ -95,9 +128,23 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, q events.Qu
 
 // auditHistory is auditEvents for one resource's history (ErrNotFound or empty: none). A
 // replicated resource (a global policy on a zone, a zone's dataplane on the global) is read
-// from the replica it arrived through: the audit index follows only this CP's own log.
+// from the index when it follows the stream it arrived through, else from that replica's log.
 func (s *Server) auditHistory(w http.ResponseWriter, r *http.Request, t target) ([]events.Record, error) {
-	if s.mgr.Replicated(t.desc, t.mesh, t.name) {
+	if stream, k, ok := s.mgr.ReplicaOf(t.desc, t.mesh, t.name); ok {
+		if idx := s.currentIndex(r.Context()); idx != nil {
+			want := map[string]uint64{stream: s.mgr.View().FeedSequences()[stream]}
+			if ri, ok := s.replicasCaughtUp(r.Context(), idx, want); ok {
+				recs, err := ri.ReplicaHistory(r.Context(), stream, k)
+				if err == nil {
+					w.Header().Set(auditSourceHeader, sourceIndex)
+					return recs, nil
+				}
+				if r.Context().Err() != nil {
+					return nil, err
+				}
+				s.log.Warn("audit index history failed, reading the replica", "stream", stream, "err", err)
+			}
+		}
 		w.Header().Set(auditSourceHeader, sourceLog)
 		recs, err := s.mgr.History(r.Context(), t.desc, t.mesh, t.name)
 		if errors.Is(err, events.ErrNotFound) {

@@ -22,9 +22,9 @@ type ResourceIndex interface {
 	Sequence() uint64
 }
 
-// ResourceQuery is one list page: state.Filter's Mesh, NameLike and Labels, paged.
+// ResourceQuery is one list page: state.Filter's Mesh, NameLike and Labels, paged, over every
+// stream the index follows.
 type ResourceQuery struct {
-	Scope    string // the zone of this CP's own log, "" on a global CP
 	Type     string
 	Mesh     string // "" for every mesh
 	NameLike string
@@ -58,21 +58,23 @@ func (s *Server) SetResourceIndex(idx ResourceIndex) { s.lists = idx }
 //     the model holds next to it;
 //   - no dataplane tag or gateway filter: those match inside the spec (any inbound's tags), and
 //     a filter applied after paging would break the offsets;
-//   - only types of which this CP holds no replicated resource: the index follows only this
-//     CP's own log, while the model also holds what replicated streams delivered (a zone's
-//     dataplanes on the global, global policies on a zone) and other zones' resources under
-//     "<name>.<zone>". Merging the two would need the model's entries anyway, so such a list
-//     is the model's, which is correct by construction;
-//   - an index that has caught up with the model (read-your-writes) and answers.
+//   - an index that has caught up with the model (read-your-writes) and answers: with the own
+//     log, and with every replicated stream the model folds in (a zone's dataplanes on the
+//     global, global policies on a zone, other zones' resources under "<name>.<zone>"), which
+//     only a ReplicaIndex follows. An index that does not follow them lists only on a CP that
+//     folds in no replicated stream.
 func (s *Server) listFromIndex(w http.ResponseWriter, r *http.Request, t target, view *state.State,
 	f state.Filter, size, offset int) bool {
-	if s.lists == nil || view != s.mgr.View() || t.overview || f.Match != nil || view.HasReplicated(t.desc.Name) {
+	if s.lists == nil || view != s.mgr.View() || t.overview || f.Match != nil {
 		return false
 	}
 	if !s.caughtUp(r.Context(), "resource", s.lists) {
 		return false
 	}
-	q := ResourceQuery{Scope: s.mgr.Key(t.desc, "", "").Scope.Zone, Type: t.desc.Name, Mesh: f.Mesh,
+	if _, ok := s.replicasCaughtUp(r.Context(), s.lists, nil); !ok {
+		return false
+	}
+	q := ResourceQuery{Type: t.desc.Name, Mesh: f.Mesh,
 		NameLike: f.NameLike, Labels: f.Labels, Offset: offset, Limit: size}
 	page, err := s.lists.List(r.Context(), q)
 	if err == nil {

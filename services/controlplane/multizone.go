@@ -171,13 +171,16 @@ func modeModule(cfg Config) fx.Option {
 }
 
 func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m *manager.Manager,
-	inst instance, a *api.Server, keys *keyrings, _ *projections.Runner, log *slog.Logger) error {
+	inst instance, a *api.Server, keys *keyrings, pg *pgAudit, _ *projections.Runner, log *slog.Logger) error {
 	js, err := jetstream.NewWithDomain(nc, zonesync.GlobalDomain)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	log = log.With("component", "zone-sync")
 	g := zonesync.NewGlobal(zonesync.GlobalConfig{InstanceID: inst.ID}, nc, js, m, nil, log)
+	if pg != nil {
+		g.Models = []zonesync.Model{pg.Replica}
+	}
 	m.DeleteGuard = g.DeleteGuard
 	a.Handle("/_replication", g.StatusHandler())
 	m.Divert = keys.divert(m)
@@ -268,14 +271,19 @@ func tokenHandler[Req any](validFor func(*Req) string,
 }
 
 func startZoneSync(lc fx.Lifecycle, cfg Config, nc *nats.Conn, view *state.State, proj *snapshots.Projector,
-	a *api.Server, m *manager.Manager, _ *projections.Runner, log *slog.Logger) error {
+	a *api.Server, m *manager.Manager, pg *pgAudit, _ *projections.Runner, log *slog.Logger) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	z := zonesync.NewZone(cfg.Multizone.Zone.Name, nc, js, log.With("component", "zone-sync"),
-		func(stream string) projections.Model { return view.Feed(stream) },
-		func(stream string) projections.Model { return proj.Feed(stream) })
+	models := []zonesync.Model{
+		func(_ context.Context, stream string) (projections.Model, error) { return view.Feed(stream), nil },
+		func(_ context.Context, stream string) (projections.Model, error) { return proj.Feed(stream), nil },
+	}
+	if pg != nil {
+		models = append(models, pg.Replica)
+	}
+	z := zonesync.NewZone(cfg.Multizone.Zone.Name, nc, js, log.With("component", "zone-sync"), models...)
 	z.Replicas = m.AddReplica
 	a.Handle("/_replication", z.Watchdog().Handler())
 	lc.Append(fx.StartStopHook(z.Start, z.Stop))

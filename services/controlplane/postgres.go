@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,11 +23,65 @@ type pgAudit struct {
 	audit *postgres.Audit
 	lists *postgres.Resources
 	model *postgres.Model
+	pool  *pgxpool.Pool
+	local events.Scope // the scope this CP writes in, which names replicated copies
+
+	mu       sync.Mutex
+	replicas map[string]*postgres.Model // the model of each replicated stream followed
+}
+
+// Replica is a zonesync.Model: the PostgreSQL read model of a replicated stream (a zone's log
+// on the global; the global's log and other zones' ingresses on a zone), so lists and history
+// of replicated resources come from PostgreSQL as well.
+func (a *pgAudit) Replica(ctx context.Context, stream string) (projections.Model, error) {
+	m, err := postgres.NewReplica(ctx, a.pool, stream, a.local)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.replicas == nil {
+		a.replicas = map[string]*postgres.Model{}
+	}
+	a.replicas[stream] = m
+	return m, nil
+}
+
+// WaitForReplicas implements api.ReplicaIndex: every replicated stream in want is followed,
+// its model has applied the sequence, and the tables still hold it (one query for all).
+func (a *pgAudit) WaitForReplicas(ctx context.Context, want map[string]uint64) error {
+	names := make([]string, 0, len(want))
+	models := make(map[string]*postgres.Model, len(want))
+	a.mu.Lock()
+	for stream := range want {
+		if m := a.replicas[stream]; m != nil {
+			models[stream] = m
+		}
+	}
+	a.mu.Unlock()
+	for stream, seq := range want {
+		m := models[stream]
+		if m == nil {
+			return fmt.Errorf("replicated stream %s is not followed in postgres", stream)
+		}
+		if err := m.WaitFor(ctx, seq); err != nil {
+			return err
+		}
+		names = append(names, m.Name())
+	}
+	return postgres.VerifyCheckpoints(ctx, a.pool, names, func(name string) uint64 {
+		return models[strings.TrimPrefix(name, postgres.ReplicaPrefix)].Sequence()
+	})
+}
+
+// ReplicaHistory implements api.ReplicaIndex.
+func (a *pgAudit) ReplicaHistory(ctx context.Context, stream string, k events.Key) ([]events.Record, error) {
+	return a.audit.ReplicaHistory(ctx, stream, k)
 }
 
 // List implements api.ResourceIndex.
 func (a *pgAudit) List(ctx context.Context, q api.ResourceQuery) (api.ResourcePage, error) {
-	page, err := a.lists.List(ctx, postgres.ListQuery{Scope: q.Scope, Type: q.Type, Mesh: q.Mesh,
+	page, err := a.lists.List(ctx, postgres.ListQuery{Type: q.Type, Mesh: q.Mesh,
 		NameLike: q.NameLike, Labels: q.Labels, Offset: q.Offset, Limit: q.Limit})
 	return api.ResourcePage{Total: page.Total, Items: page.Items}, err
 }
@@ -58,7 +114,7 @@ func (a *pgAudit) WaitFor(ctx context.Context, seq uint64) error {
 // database only pauses the projection, which resumes from its own checkpoint when the database
 // is back, or rebuilds from sequence 1 when the schema was wiped (nothing is lost: it is a
 // projection of the log). Meanwhile the API answers audit queries from the log.
-func newPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Logger) (*pgAudit, error) {
+func newPostgres(lc fx.Lifecycle, cfg Config, inst instance, store events.Store, log *slog.Logger) (*pgAudit, error) {
 	if cfg.Store.Type != "postgres" {
 		return nil, nil
 	}
@@ -67,7 +123,7 @@ func newPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	idx := &pgAudit{}
+	idx := &pgAudit{local: inst.Scope}
 	var pool *pgxpool.Pool
 	var runner *projections.Runner
 	lc.Append(fx.StartStopHook(func(ctx context.Context) error {
@@ -85,7 +141,7 @@ func newPostgres(lc fx.Lifecycle, cfg Config, store events.Store, log *slog.Logg
 			pool.Close()
 			return err
 		}
-		idx.model, idx.audit, idx.lists = model, postgres.NewAudit(pool), postgres.NewResources(pool)
+		idx.model, idx.audit, idx.lists, idx.pool = model, postgres.NewAudit(pool), postgres.NewResources(pool), pool
 		runner = projections.NewRunner("postgres", store, model, log)
 		runner.RetryApply = true
 		return runner.Start(ctx)

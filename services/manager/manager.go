@@ -120,6 +120,19 @@ func (m *Manager) Replicated(desc *resources.Descriptor, mesh, name string) bool
 	return ok && e.Feed() != ""
 }
 
+// ReplicaOf returns the replicated stream a live resource arrived through and its key in that
+// stream (its own name, not the one it is listed under); ok is false for this CP's own.
+func (m *Manager) ReplicaOf(desc *resources.Descriptor, mesh, name string) (stream string, k events.Key, ok bool) {
+	if desc.Scope == resources.ScopeGlobal {
+		mesh = ""
+	}
+	e, found := m.view.Get(desc.Name, mesh, name)
+	if !found || e.Feed() == "" {
+		return "", events.Key{}, false
+	}
+	return e.Feed(), e.Key, true
+}
+
 // History returns a resource's revisions from the log that holds them: this CP's own, or
 // the replica a replicated resource (a global policy on a zone, a zone's dataplane on the
 // global) arrived through.

@@ -103,6 +103,9 @@ type Global struct {
 	view  *state.State
 	keys  atomic.Pointer[Keys]
 	log   *slog.Logger
+	// Models, when set before Start, are more read models each zone's feed folds into (the
+	// in-memory model always is); those that are Droppers forget a deleted zone.
+	Models []Model
 
 	mu      sync.Mutex
 	zones   map[string]*zoneFeed // zones whose log is mirrored and folded in
@@ -114,8 +117,8 @@ type Global struct {
 }
 
 type zoneFeed struct {
-	runner *projections.Runner
-	store  *jsstore.Store
+	runners []*projections.Runner
+	models  []projections.Model
 }
 
 // Keys returns the zone token keyring in force; it is asked at every link attempt, so key
@@ -286,7 +289,7 @@ func (g *Global) Stop(ctx context.Context) error {
 	g.mu.Unlock()
 	var errs []error
 	for _, f := range feeds {
-		errs = append(errs, f.runner.Stop(ctx))
+		errs = append(errs, f.stop(ctx))
 	}
 	// Record that this global no longer serves the links: a restarted global reopens them.
 	g.mu.Lock()
@@ -295,6 +298,15 @@ func (g *Global) Stop(ctx context.Context) error {
 	g.mu.Unlock()
 	for z := range online {
 		errs = append(errs, g.recordDisconnect(ctx, z))
+	}
+	return errors.Join(errs...)
+}
+
+// stop ends the feed's runners.
+func (f *zoneFeed) stop(ctx context.Context) error {
+	var errs []error
+	for _, r := range f.runners {
+		errs = append(errs, r.Stop(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -473,15 +485,31 @@ func (g *Global) startFeed(ctx context.Context, zone string) error {
 	if _, err := jsstore.New(ctx, g.js, proxiesConfig(append(g.knownZones(), zone)), "jetmesh://global", g.log); err != nil {
 		return fmt.Errorf("zone proxies stream: %w", err)
 	}
-	r := projections.NewRunner("zone-"+zone, store, g.view.Feed(ZoneStream(zone)), g.log)
-	// Replicated copies apply the origin's validation already; a copy that does not decode is
-	// skipped by the state model's own rules, never blocks the feed.
-	r.RetryApply = true
-	if err := r.Start(ctx); err != nil {
-		return fmt.Errorf("zone %s feed: %w", zone, err)
+	f := &zoneFeed{}
+	models := append([]Model{func(context.Context, string) (projections.Model, error) {
+		return g.view.Feed(ZoneStream(zone)), nil
+	}}, g.Models...)
+	for i, model := range models {
+		m, err := model(ctx, ZoneStream(zone))
+		if err == nil {
+			name := "zone-" + zone
+			if i > 0 {
+				name = fmt.Sprintf("%s-%d", name, i)
+			}
+			r := projections.NewRunner(name, store, m, g.log)
+			// Replicated copies apply the origin's validation already; a copy that does not
+			// decode is skipped by the state model's own rules, never blocks the feed.
+			r.RetryApply = true
+			f.models, f.runners = append(f.models, m), append(f.runners, r)
+			err = r.Start(ctx)
+		}
+		if err != nil {
+			_ = f.stop(ctx)
+			return fmt.Errorf("zone %s feed: %w", zone, err)
+		}
 	}
 	g.mu.Lock()
-	g.zones[zone] = &zoneFeed{runner: r, store: store}
+	g.zones[zone] = f
 	g.mu.Unlock()
 	g.log.Info("zone feed started", "zone", zone)
 	return nil
@@ -497,11 +525,18 @@ func (g *Global) removeZone(ctx context.Context, zone string) error {
 	if f == nil {
 		return nil
 	}
-	if err := f.runner.Stop(ctx); err != nil {
+	if err := f.stop(ctx); err != nil {
 		return err
 	}
 	g.dog.Forget(ZoneStream(zone))
 	g.view.DropFeed(ZoneStream(zone))
+	for _, m := range f.models {
+		if d, ok := m.(Dropper); ok {
+			if err := d.Drop(ctx); err != nil {
+				return fmt.Errorf("forget zone %s: %w", zone, err)
+			}
+		}
+	}
 	if _, err := jsstore.New(ctx, g.js, proxiesConfig(g.knownZones()), "jetmesh://global", g.log); err != nil {
 		return fmt.Errorf("zone proxies stream: %w", err)
 	}

@@ -18,9 +18,15 @@ import (
 	"github.com/jetmesh/jetmesh/projections"
 )
 
-// Model returns a read model's feed for one replicated stream (the state model and the xDS
-// projection both keep per-stream sequences).
-type Model func(stream string) projections.Model
+// Model returns a read model's feed for one replicated stream (the state model, the xDS
+// projection and the PostgreSQL read model all keep per-stream sequences).
+type Model func(ctx context.Context, stream string) (projections.Model, error)
+
+// Dropper is a feed model that can forget what a stream delivered, when the stream is gone
+// (a zone deleted from the global).
+type Dropper interface {
+	Drop(ctx context.Context) error
+}
 
 // Zone runs a federated zone's side: it mirrors the global's log and the other zones'
 // ingresses into the zone's domain and folds them into the zone's read models. The mirrors
@@ -92,8 +98,13 @@ func (z *Zone) Start(ctx context.Context) error {
 		if z.Replicas != nil {
 			z.Replicas(stream, store)
 		}
-		for i, m := range z.models {
-			r := projections.NewRunner(fmt.Sprintf("%s-%d", stream, i), store, m(stream), z.log)
+		for i, model := range z.models {
+			m, err := model(ctx, stream)
+			if err != nil {
+				_ = z.Stop(ctx)
+				return fmt.Errorf("zone sync: %s: %w", stream, err)
+			}
+			r := projections.NewRunner(fmt.Sprintf("%s-%d", stream, i), store, m, z.log)
 			r.RetryApply = true
 			if err := r.Start(ctx); err != nil {
 				_ = z.Stop(ctx)
