@@ -67,7 +67,7 @@ func TestPostgresListsReplicated(t *testing.T) {
 		{g.URL + "/meshes/demo/dataplanes?filter[labels.kuma.io/display-name]=backend-1", "[backend-1.zone-1]"},
 		{g.URL + "/meshes/demo/meshtrafficpermissions", "[allow-all]"}, // the global's own
 		{g.URL + "/meshes?name=demo", "[demo]"},
-		{z.URL + "/meshes/demo/dataplanes", "[backend-1]"},           // the zone's own
+		{z.URL + "/meshes/demo/dataplanes", "[backend-1]"},             // the zone's own
 		{z.URL + "/meshes/demo/meshtrafficpermissions", "[allow-all]"}, // replicated from the global
 		{z.URL + "/meshes/demo/meshtrafficpermissions?filter[labels.kuma.io/origin]=global", "[allow-all]"},
 	} {
