@@ -110,7 +110,6 @@ func (s *State) ReadCheckpoint(r io.Reader) (seq uint64, lastEventID string, err
 		return 0, "", fmt.Errorf("read checkpoint: replicated streams were applied first")
 	}
 	s.byType, s.seq, s.lastID, s.lastAt = byType, cp.Sequence, cp.LastEventID, time.Time{}
-	s.replicated = map[string]int{} // a checkpoint holds only the own log's entries, by key name
 	if cp.LastEventTime != nil {
 		s.lastAt = *cp.LastEventTime
 	}
@@ -123,5 +122,4 @@ func (s *State) Reset() {
 	defer s.mu.Unlock()
 	s.byType, s.seq, s.lastID, s.lastAt = map[string]map[string]map[string]*Entry{}, 0, "", time.Time{}
 	s.feeds = map[string]uint64{}
-	s.replicated = map[string]int{}
 }

@@ -46,9 +46,6 @@ type State struct {
 	feeds   map[string]uint64 // sequences of the replicated streams feeding the model
 	changed chan struct{}     // closed and replaced on every apply
 	local   events.Scope
-	// replicated[type] counts the entries of a type that are not this CP's own resources under
-	// their own name (see HasReplicated).
-	replicated map[string]int
 }
 
 // New returns an empty read model for the registry's types, for a standalone control plane.
@@ -60,7 +57,7 @@ func New(reg *resources.Registry) *State {
 // of any other zone are foreign (see Foreign).
 func NewScoped(reg *resources.Registry, local events.Scope) *State {
 	return &State{reg: reg, byType: map[string]map[string]map[string]*Entry{}, feeds: map[string]uint64{},
-		changed: make(chan struct{}), local: local, replicated: map[string]int{}}
+		changed: make(chan struct{}), local: local}
 }
 
 // Foreign reports whether a key belongs to another zone than this control plane's. Those
@@ -142,12 +139,6 @@ func (s *State) apply(feed string, rec events.Record) error {
 		s.byType[rec.Key.Type] = meshes
 	}
 	names := meshes[rec.Key.Mesh]
-	if old := names[name]; old != nil && !old.own() {
-		s.replicated[rec.Key.Type]--
-	}
-	if entry != nil && !entry.own() {
-		s.replicated[rec.Key.Type]++
-	}
 	if entry != nil {
 		if names == nil {
 			names = map[string]*Entry{}
@@ -194,19 +185,6 @@ func (s *State) LastEventTime() time.Time {
 	defer s.mu.RUnlock()
 	return s.lastAt
 }
-
-// HasReplicated reports whether any live resource of a type is not one of this CP's own,
-// listed under its own name: one a replicated stream delivered (Entry.Feed), or another
-// zone's listed as "<name>.<zone>". A store that follows only this CP's own log (the
-// PostgreSQL read model) lists a type completely only when this is false.
-func (s *State) HasReplicated(typ string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.replicated[typ] > 0
-}
-
-// own reports whether the entry came from this CP's own log under its own name.
-func (e *Entry) own() bool { return e.feed == "" && e.Name == e.Key.Name }
 
 // Get returns a live resource.
 func (s *State) Get(typ, mesh, name string) (*Entry, bool) {
@@ -345,9 +323,6 @@ func (s *State) DropFeed(feed string) {
 			for n, e := range names {
 				if e.feed == feed {
 					delete(names, n)
-					if !e.own() {
-						s.replicated[e.Key.Type]--
-					}
 				}
 			}
 			if len(names) == 0 {

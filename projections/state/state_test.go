@@ -10,9 +10,9 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 )
 
-// HasReplicated follows the entries of a type that are not the CP's own: set by a replicated
-// stream's or another zone's resource, cleared when the last is deleted or its feed dropped.
-func TestHasReplicated(t *testing.T) {
+// A replicated stream's entries are listed under "<name>.<zone>" with their zone's labels,
+// its sequence is followed apart from the own log's, and dropping the feed forgets both.
+func TestFeedEntriesAndDrop(t *testing.T) {
 	reg, err := resources.NewRegistry(core.Descriptors()...)
 	if err != nil {
 		t.Fatal(err)
@@ -36,18 +36,19 @@ func TestHasReplicated(t *testing.T) {
 	feed := view.Feed("zone-1")
 	must(feed.Apply(rec("zone-1", "dp-1", 1, false)))
 	must(feed.Apply(rec("zone-1", "dp-2", 2, false)))
-	if !view.HasReplicated("Dataplane") || view.HasReplicated("Mesh") {
-		t.Fatal("replicated dataplanes not counted, or counted for meshes")
-	}
 	must(feed.Apply(rec("zone-1", "dp-1", 3, true)))
 	must(feed.Apply(rec("zone-1", "dp-2", 4, false))) // an update replaces, it does not add
-	must(feed.Apply(rec("zone-1", "dp-2", 5, true)))
-	if view.HasReplicated("Dataplane") {
-		t.Fatal("still replicated after the last was deleted")
+	list := view.List("Dataplane", state.Filter{})
+	if len(list) != 1 || list[0].Name != "dp-2.zone-1" || list[0].Feed() != "zone-1" ||
+		list[0].Resource.Meta.Labels[resources.LabelDisplayName] != "dp-2" ||
+		list[0].Resource.Meta.Labels[resources.LabelZone] != "zone-1" {
+		t.Fatalf("listed %+v, want dp-2.zone-1 from feed zone-1 with its zone labels", list)
 	}
-	must(feed.Apply(rec("zone-1", "dp-3", 6, false)))
+	if got := view.FeedSequences(); len(got) != 1 || got["zone-1"] != 4 || view.Sequence() != 0 {
+		t.Fatalf("feed sequences %v, own %d; want zone-1 at 4, own at 0", got, view.Sequence())
+	}
 	view.DropFeed("zone-1")
-	if view.HasReplicated("Dataplane") {
-		t.Fatal("still replicated after the feed was dropped")
+	if list := view.List("Dataplane", state.Filter{}); len(list) != 0 || len(view.FeedSequences()) != 0 {
+		t.Fatalf("after the feed was dropped: %d entries, feeds %v", len(list), view.FeedSequences())
 	}
 }
