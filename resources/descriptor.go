@@ -68,8 +68,8 @@ type PolicyRefs struct {
 // Validate checks that a descriptor is complete; a broken descriptor is a programming error.
 func (d *Descriptor) Validate() error {
 	switch {
-	case d.Name == "" || d.WsPath == "" || d.NewSpec == nil:
-		return fmt.Errorf("descriptor %q: name, wsPath and NewSpec are required", d.Name)
+	case d.Name == "" || d.NewSpec == nil || d.WsPath == "" && !d.Internal:
+		return fmt.Errorf("descriptor %q: name, wsPath (unless internal) and NewSpec are required", d.Name)
 	case d.Scope != ScopeMesh && d.Scope != ScopeGlobal:
 		return fmt.Errorf("descriptor %q: unknown scope", d.Name)
 	case !d.Internal && (d.SingularName == "" || d.PluralName == ""):

@@ -27,11 +27,13 @@ func NewRegistry(descs ...*Descriptor) (*Registry, error) {
 		if _, dup := r.byName[d.Name]; dup {
 			return nil, fmt.Errorf("descriptor %q registered twice", d.Name)
 		}
-		if _, dup := r.byPath[d.WsPath]; dup {
+		if _, dup := r.byPath[d.WsPath]; dup && d.WsPath != "" {
 			return nil, fmt.Errorf("descriptor %q: path %q registered twice", d.Name, d.WsPath)
 		}
 		r.byName[d.Name] = d
-		r.byPath[d.WsPath] = d
+		if d.WsPath != "" { // internal types without a REST path (Config)
+			r.byPath[d.WsPath] = d
+		}
 		for _, a := range []string{d.SingularName, d.PluralName, d.ShortName} {
 			if a != "" {
 				r.byArg[a] = d

@@ -65,6 +65,14 @@ var (
 		KDSFlags: zoneToGlobal,
 		NewSpec:  func() resources.Spec { return &ZoneIngressInsight{} },
 	}
+	// ConfigType is Kuma's system Config: control-plane state kept as a resource, such as a
+	// mesh's virtual IPs (kuma-<mesh>-dns-vips). Written by the CP only, from the global (or a
+	// standalone CP) to the zones. Like Kuma, no REST path serves it; the event feed shows it.
+	ConfigType = &resources.Descriptor{
+		Name: "Config", Scope: resources.ScopeGlobal, Internal: true,
+		KDSFlags: globalToZones | resources.ProvidedByZone,
+		NewSpec:  func() resources.Spec { return &Config{} },
+	}
 	ZoneEgressInsightType = &resources.Descriptor{
 		Name: "ZoneEgressInsight", WsPath: "zoneegressinsights", Scope: resources.ScopeGlobal, Internal: true,
 		KDSFlags: zoneToGlobal,
@@ -76,6 +84,6 @@ var (
 func Descriptors() []*resources.Descriptor {
 	return []*resources.Descriptor{
 		MeshType, DataplaneType, ZoneIngressType, ZoneEgressType, ZoneType, SecretType, GlobalSecretType,
-		DataplaneInsightType, ZoneInsightType, ZoneIngressInsightType, ZoneEgressInsightType,
+		DataplaneInsightType, ZoneInsightType, ZoneIngressInsightType, ZoneEgressInsightType, ConfigType,
 	}
 }

@@ -30,3 +30,11 @@ type Secret struct {
 // Validate implements resources.Spec. Kuma 2.14 accepts a Secret without data (it has no
 // validator for secrets), and so do we.
 func (s *Secret) Validate() resources.ValidationError { return resources.ValidationError{} }
+
+// Config is the spec of a Config (kuma.system.v1alpha1.Config): one document, as a string.
+type Config struct {
+	Config string `json:"config,omitempty"`
+}
+
+// Validate implements resources.Spec; what the document holds is its writer's business.
+func (c *Config) Validate() resources.ValidationError { return resources.ValidationError{} }

@@ -50,6 +50,9 @@ func (s *Server) resourceTypes(w http.ResponseWriter, _ *http.Request) {
 	}
 	out.Resources = []typeDescription{}
 	for _, d := range s.mgr.Registry().All() {
+		if d.WsPath == "" {
+			continue // no REST path (Config), as Kuma leaves it out
+		}
 		td := typeDescription{
 			Name: d.Name, Path: d.WsPath, ShortName: d.ShortName, ReadOnly: s.readOnly(d),
 			SingularDisplayName: displayName(d.Name), PluralDisplayName: plural(displayName(d.Name)),

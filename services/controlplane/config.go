@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/services/api"
 	"github.com/jetmesh/jetmesh/services/envvar"
+	"github.com/jetmesh/jetmesh/services/vips"
 )
 
 // Config is the control plane's configuration. Field names follow kuma-cp's YAML where the
@@ -39,6 +41,43 @@ type Config struct {
 	Checkpoint CheckpointConfig `json:"checkpoint"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
+	// DNSServer: the virtual IPs and "<service>.<domain>" names of transparent proxying.
+	DNSServer DNSServerConfig `json:"dnsServer"`
+	Runtime   RuntimeConfig   `json:"runtime"`
+}
+
+// DNSServerConfig mirrors kuma-cp's dnsServer section.
+type DNSServerConfig struct {
+	// Domain is the top-level domain services answer under ("mesh": backend.mesh).
+	Domain string `json:"domain"`
+	// CIDR virtual IPs are allocated from.
+	CIDR string `json:"CIDR"`
+	// ServiceVipEnabled gives every kuma.io/service a virtual IP and a name.
+	ServiceVipEnabled bool `json:"serviceVipEnabled"`
+	// ServiceVipPort is the port each service answers on at its virtual IP.
+	ServiceVipPort int `json:"serviceVipPort"`
+}
+
+// RuntimeConfig mirrors the parts of kuma-cp's runtime section jetmesh reads.
+type RuntimeConfig struct {
+	Universal struct {
+		// VIPRefreshInterval: how often virtual IPs are recomputed (on a global or standalone CP).
+		VIPRefreshInterval Duration `json:"vipRefreshInterval"`
+	} `json:"universal"`
+}
+
+// vipSettings are the allocator's settings (Validate has checked them).
+func (c Config) vipSettings() (vips.Settings, error) {
+	cidr, err := netip.ParsePrefix(c.DNSServer.CIDR)
+	if err != nil {
+		return vips.Settings{}, fmt.Errorf("dnsServer.CIDR %q: must be a valid CIDR", c.DNSServer.CIDR)
+	}
+	if c.DNSServer.ServiceVipPort < 1 || c.DNSServer.ServiceVipPort > 65535 {
+		return vips.Settings{}, fmt.Errorf("dnsServer.serviceVipPort %d: must be 1..65535", c.DNSServer.ServiceVipPort)
+	}
+	s := vips.Settings{Domain: c.DNSServer.Domain, CIDR: cidr, ServiceVIPEnabled: c.DNSServer.ServiceVipEnabled,
+		Port: uint32(c.DNSServer.ServiceVipPort)}
+	return s, s.Validate()
 }
 
 // MultizoneConfig mirrors kuma-cp's multizone section.
@@ -230,6 +269,10 @@ func DefaultConfig() Config {
 	c.Store = StoreConfig{Type: "memory", Replicas: 1, Postgres: postgres.DefaultConfig()}
 	c.Checkpoint = CheckpointConfig{Events: 5000, Interval: Duration(30 * time.Second), Keep: 10}
 	c.ShutdownTimeout = Duration(30 * time.Second)
+	dns := vips.DefaultSettings()
+	c.DNSServer = DNSServerConfig{Domain: dns.Domain, CIDR: dns.CIDR.String(), ServiceVipEnabled: dns.ServiceVIPEnabled,
+		ServiceVipPort: int(dns.Port)}
+	c.Runtime.Universal.VIPRefreshInterval = Duration(500 * time.Millisecond)
 	return c
 }
 
@@ -312,6 +355,12 @@ func (c Config) Validate() error {
 	if err := c.apiConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.vipSettings(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Runtime.Universal.VIPRefreshInterval <= 0 {
+		errs = append(errs, fmt.Errorf("runtime.universal.vipRefreshInterval must be positive"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -370,6 +419,11 @@ var envVars = []envvar.Var[Config]{
 	durationVar("KUMA_XDS_DATAPLANE_DEREGISTRATION_DELAY", func(c *Config) *Duration { return &c.XDS.DataplaneDeregistrationDelay }),
 	durationVar("KUMA_XDS_SERVER_DATAPLANE_STATUS_FLUSH_INTERVAL", func(c *Config) *Duration { return &c.XDS.DataplaneStatusFlushInterval }),
 	durationVar("KUMA_RUNTIME_UNIVERSAL_DATAPLANE_CLEANUP_AGE", func(c *Config) *Duration { return &c.XDS.DataplaneCleanupAge }),
+	envvar.String("KUMA_DNS_SERVER_DOMAIN", func(c *Config) *string { return &c.DNSServer.Domain }),
+	envvar.String("KUMA_DNS_SERVER_CIDR", func(c *Config) *string { return &c.DNSServer.CIDR }),
+	envvar.Bool("KUMA_DNS_SERVER_SERVICE_VIP_ENABLED", func(c *Config) *bool { return &c.DNSServer.ServiceVipEnabled }),
+	envvar.Int("KUMA_DNS_SERVER_SERVICE_VIP_PORT", func(c *Config) *int { return &c.DNSServer.ServiceVipPort }),
+	durationVar("KUMA_RUNTIME_UNIVERSAL_VIP_REFRESH_INTERVAL", func(c *Config) *Duration { return &c.Runtime.Universal.VIPRefreshInterval }),
 	envvar.Bool("KUMA_DEFAULTS_SKIP_MESH_CREATION", func(c *Config) *bool { return &c.Defaults.SkipMesh }),
 	envvar.List("JETMESH_DEFAULTS_SKIP_INITIAL_POLICIES", func(c *Config) *[]string { return &c.Defaults.SkipInitialPolicies }),
 	envvar.String("KUMA_STORE_TYPE", func(c *Config) *string { return &c.Store.Type }),

@@ -28,6 +28,7 @@ import (
 	"github.com/jetmesh/jetmesh/services/manager"
 	"github.com/jetmesh/jetmesh/services/natsd"
 	"github.com/jetmesh/jetmesh/services/tokens"
+	"github.com/jetmesh/jetmesh/services/vips"
 	"github.com/jetmesh/jetmesh/services/zonesync"
 	"github.com/jetmesh/jetmesh/xds/server"
 )
@@ -163,11 +164,12 @@ func modeModule(cfg Config) fx.Option {
 	switch {
 	case cfg.Mode == resources.ModeGlobal:
 		return fx.Options(fx.Provide(newLinkAuth, newGlobalDPServer), fx.Invoke(startGlobal),
-			fx.Invoke(func(*dpserver.Server) {}))
+			fx.Invoke(func(*dpserver.Server) {}), fx.Invoke(startVIPAllocator))
 	case cfg.Federated():
+		// A federated zone takes its virtual IPs from the global's log, so all zones agree.
 		return fx.Options(fx.Provide(newLinkAuth), dataplaneModule, fx.Invoke(startZoneSync))
 	}
-	return fx.Options(fx.Provide(newLinkAuth), dataplaneModule)
+	return fx.Options(fx.Provide(newLinkAuth), dataplaneModule, fx.Invoke(startVIPAllocator))
 }
 
 func startGlobal(lc fx.Lifecycle, cfg Config, nc *nats.Conn, links *linkAuth, m *manager.Manager,
@@ -328,4 +330,16 @@ func newGlobalDPServer(lc fx.Lifecycle, cfg Config, log *slog.Logger) *dpserver.
 		return s.Stop(ctx)
 	}))
 	return s
+}
+
+// startVIPAllocator allocates the meshes' virtual IPs where they are decided: on the global
+// (from every zone's services) or on a standalone CP.
+func startVIPAllocator(lc fx.Lifecycle, cfg Config, m *manager.Manager, _ *projections.Runner, log *slog.Logger) error {
+	s, err := cfg.vipSettings()
+	if err != nil {
+		return err
+	}
+	a := vips.NewAllocator(m, s, time.Duration(cfg.Runtime.Universal.VIPRefreshInterval), log.With("component", "vip-allocator"))
+	lc.Append(fx.StartStopHook(a.Start, a.Stop))
+	return nil
 }

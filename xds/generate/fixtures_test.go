@@ -220,3 +220,43 @@ func mtlsGRPCClient() *generate.Proxy {
 	p.Identity = testIdentity()
 	return p
 }
+
+// transparentProxy: a dual-stack dataplane with iptables redirection, no outbound section,
+// and the mesh's virtual IPs: it reaches backend (local) and payments (another zone, through
+// an ingress) on their VIPs, its own explicit outbound keeps its port, and kuma-dp's
+// embedded DNS gets both names of the underscore service.
+func transparentProxy() *generate.Proxy {
+	p := sidecarHTTPInTCPOut()
+	p.Dataplane.Spec.Networking.TransparentProxying = &core.TransparentProxying{RedirectPortInbound: 15006, RedirectPortOutbound: 15001}
+	p.Admin.WorkDir = "/tmp/kuma-dp-web-1"
+	p.Endpoints["backend"] = []generate.Endpoint{ep("192.168.0.20", 8080, "", "kuma.io/service", "backend", "kuma.io/protocol", "http")}
+	p.Endpoints["payments_ns_svc_8080"] = []generate.Endpoint{{Address: "172.16.0.1", Port: 10001, Weight: 2, Zone: "zone-2",
+		Tags: tags("kuma.io/service", "payments_ns_svc_8080", "kuma.io/protocol", "tcp", "kuma.io/zone", "zone-2")}}
+	p.VirtualOutbounds = []generate.VirtualOutbound{
+		{Address: "240.0.0.0", Port: 80, Tags: tags("kuma.io/service", "backend")},
+		{Address: "240.0.0.1", Port: 80, Tags: tags("kuma.io/service", "db")},
+		{Address: "240.0.0.2", Port: 80, Tags: tags("kuma.io/service", "payments_ns_svc_8080")},
+		{Address: "240.0.0.3", Port: 80, Tags: tags("kuma.io/service", "web")},
+	}
+	p.DNS = &generate.DNSOptions{Names: []generate.DNSName{
+		{Name: "backend.mesh", Address: "240.0.0.0"},
+		{Name: "db.mesh", Address: "240.0.0.1"},
+		{Name: "payments.ns.svc.8080.mesh", Address: "240.0.0.2"},
+		{Name: "payments_ns_svc_8080.mesh", Address: "240.0.0.2"},
+		{Name: "web.mesh", Address: "240.0.0.3"},
+		{Name: "gone.mesh", Address: "240.0.0.9"}, // no outbound: left out of the table
+	}}
+	return p
+}
+
+// transparentProxyIPv4Only: IPv4 only, a mesh without passthrough, reachableServices limited
+// to backend, and no embedded DNS.
+func transparentProxyIPv4Only() *generate.Proxy {
+	p := transparentProxy()
+	p.Dataplane.Spec.Networking.TransparentProxying.IPFamilyMode = core.IPFamilyIPv4
+	p.Dataplane.Spec.Networking.TransparentProxying.ReachableServices = []string{"backend"}
+	off := false
+	p.Mesh.Spec.Networking = &core.MeshNetwork{Outbound: &core.MeshOutbound{Passthrough: &off}}
+	p.DNS = nil
+	return p
+}

@@ -17,6 +17,7 @@ func Generate(p *Proxy) (*Resources, error) {
 	g.outbounds()
 	g.opsClusters()
 	g.admin()
+	g.transparentProxy()
 	g.secrets()
 	if g.err != nil {
 		return nil, fmt.Errorf("generate %s/%s: %w", p.Mesh.Name, p.Dataplane.Meta.Name, g.err)

@@ -81,6 +81,13 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		"meshloadbalancingstrategy-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshLoadBalancing())
 		},
+		"transparent-proxy":           gen(transparentProxy),
+		"transparent-proxy-ipv4-only": gen(transparentProxyIPv4Only),
+		"transparent-proxy-bind-outbounds": func() (*generate.Resources, error) {
+			p := transparentProxy()
+			p.BindOutbounds = true
+			return generate.Generate(p)
+		},
 		"meshfaultinjection": gen(meshFaults),
 		"meshfaultinjection-grpc-client": func() (*generate.Resources, error) {
 			return generate.GRPCClient(meshFaults())

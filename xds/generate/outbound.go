@@ -29,9 +29,9 @@ type outbound struct {
 	port     uint32
 }
 
-// resolveOutbounds lists the outbounds Generate serves: tag-based ones with a kuma.io/service.
-// Outbounds with a backendRef (MeshService and friends) are skipped until those resources
-// exist here.
+// resolveOutbounds lists the outbounds Generate serves: tag-based ones with a kuma.io/service,
+// then, with transparent proxying, the virtual IPs' (tproxy.go). Outbounds with a backendRef
+// (MeshService and friends) are skipped until those resources exist here.
 func resolveOutbounds(p *Proxy) []outbound {
 	var out []outbound
 	for _, o := range p.Dataplane.Spec.Networking.Outbound {
@@ -48,7 +48,7 @@ func resolveOutbounds(p *Proxy) []outbound {
 			port:     o.Port,
 		})
 	}
-	return out
+	return append(out, virtualOutbounds(p, out)...)
 }
 
 // serviceProtocol is the protocol of a service as Kuma infers it: the common protocol of all

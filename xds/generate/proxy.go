@@ -36,6 +36,15 @@ type Proxy struct {
 	// Identity is the proxy's certificate from the mesh CA; nil while mTLS is off or the CA
 	// has not issued one yet.
 	Identity *Identity
+	// VirtualOutbounds are the mesh's virtual IPs as outbounds (vips.Table.Outbounds); a
+	// dataplane with transparent proxying gets a listener on each (tproxy.go).
+	VirtualOutbounds []VirtualOutbound
+	// DNS, when set, serves the virtual IPs' names to kuma-dp's embedded DNS (its
+	// feature-embedded-dns) through the dynamic configuration listener.
+	DNS *DNSOptions
+	// BindOutbounds is kuma-dp's feature-bind-outbounds: outbounds bind their own addresses
+	// and no transparent-proxy listeners are generated.
+	BindOutbounds bool
 }
 
 // Mesh is the proxy's mesh.

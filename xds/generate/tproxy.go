@@ -1,0 +1,292 @@
+package generate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/jetmesh/jetmesh/resources"
+	"github.com/jetmesh/jetmesh/resources/core"
+)
+
+// Transparent proxying (Kuma's TransparentProxyGenerator, DNSGenerator and dynconf, legacy
+// naming; testdata/transparent-proxy and testdata/dns): a dataplane whose networking has
+// transparentProxying with an outbound redirect port gets
+//   - "outbound:passthrough:ipv4" on 0.0.0.0:<redirectPortOutbound> (and ":ipv6" on "::"
+//     unless the IP family is IPv4 only), use_original_dst, so the connection is handed to
+//     the listener of its original destination, else tcp_proxy to the ORIGINAL_DST cluster of
+//     the same name (only when the mesh allows passthrough);
+//   - "inbound:passthrough:ipv4" on 0.0.0.0:<redirectPortInbound>, the same towards
+//     ORIGINAL_DST bound to 127.0.0.6 (::6), plus "self_transparentproxy_no_destination_inbound";
+//   - a listener per virtual outbound (every service's VIP, from the mesh's
+//     kuma-<mesh>-dns-vips) besides its own outbounds; these and the inbound listeners do not
+//     bind (bind_to_port false): only the original-destination hand-off reaches them;
+//   - with kuma-dp's embedded DNS, the "_kuma:dynamicconfig" listener on its pipe, whose
+//     GET /dns answers the name table (ETag / If-None-Match as kuma-dp polls it).
+// kuma-dp's feature-bind-outbounds turns all of this off, as in Kuma.
+
+// Transparent-proxy names and addresses (Kuma's pkg/xds/generator/metadata).
+const (
+	passthroughOutboundIPv4 = "outbound:passthrough:ipv4"
+	passthroughOutboundIPv6 = "outbound:passthrough:ipv6"
+	passthroughInboundIPv4  = "inbound:passthrough:ipv4"
+	passthroughInboundIPv6  = "inbound:passthrough:ipv6"
+	noDestinationCluster    = "self_transparentproxy_no_destination_inbound"
+	inPassthroughIPv4       = "127.0.0.6"
+	inPassthroughIPv6       = "::6"
+	// DynamicConfigListener is kuma-dp's dynamic configuration listener.
+	DynamicConfigListener = "_kuma:dynamicconfig"
+	// DNSConfigPath is where kuma-dp's embedded DNS reads its table.
+	DNSConfigPath = "/dns"
+	// dnsTTL is Kuma's TTL of virtual-IP answers (kumahq/kuma#13353).
+	dnsTTL = 30
+	// passthroughConnectTimeout is Kuma's default cluster connect timeout.
+	passthroughConnectTimeout = 5 * time.Second
+)
+
+// VirtualOutbound is an outbound a transparent proxy gets for a virtual IP.
+type VirtualOutbound struct {
+	Address string
+	Port    uint32
+	Tags    map[string]string
+}
+
+// DNSName is one name of the mesh's virtual IPs.
+type DNSName struct {
+	Name    string
+	Address string
+}
+
+// transparent reports whether the proxy gets transparent-proxy listeners.
+func (p *Proxy) transparent() bool {
+	tp := p.Dataplane.Spec.Networking.TransparentProxying
+	return tp != nil && tp.RedirectPortOutbound != 0 && !p.BindOutbounds
+}
+
+// ipv6 reports whether the redirection covers IPv6 too (dual stack is the default).
+func (p *Proxy) ipv6() bool {
+	tp := p.Dataplane.Spec.Networking.TransparentProxying
+	return tp != nil && tp.IPFamilyMode != core.IPFamilyIPv4
+}
+
+func passthroughEnabled(m *core.Mesh) bool {
+	return m == nil || m.Networking == nil || m.Networking.Outbound == nil || m.Networking.Outbound.Passthrough == nil ||
+		*m.Networking.Outbound.Passthrough
+}
+
+// virtualOutbounds returns the VIP outbounds to generate: the ones the proxy may reach
+// (transparentProxying.reachableServices, when set) and whose address and port none of its
+// own outbounds takes.
+func virtualOutbounds(p *Proxy, own []outbound) []outbound {
+	if !p.transparent() {
+		return nil
+	}
+	taken := map[string]bool{}
+	for _, o := range own {
+		taken[fmt.Sprintf("%s:%d", o.address, o.port)] = true
+	}
+	reachable := p.Dataplane.Spec.Networking.TransparentProxying.ReachableServices
+	var out []outbound
+	for _, v := range p.VirtualOutbounds {
+		service := v.Tags[resources.TagService]
+		key := fmt.Sprintf("%s:%d", v.Address, v.Port)
+		if service == "" || taken[key] || len(reachable) > 0 && !slices.Contains(reachable, service) {
+			continue
+		}
+		taken[key] = true
+		out = append(out, outbound{tags: v.Tags, service: service, cluster: ClusterName(v.Tags),
+			protocol: serviceProtocol(p.Endpoints[service], v.Tags), address: v.Address, port: v.Port})
+	}
+	return out
+}
+
+// transparentProxy adds the passthrough listeners and clusters, unbinds the port listeners
+// and serves the DNS table.
+func (g *generator) transparentProxy() {
+	if !g.p.transparent() {
+		return
+	}
+	tp := g.p.Dataplane.Spec.Networking.TransparentProxying
+	for _, l := range g.b.listeners.sorted() {
+		if strings.HasPrefix(l.Name, "inbound:") || strings.HasPrefix(l.Name, "outbound:") {
+			l.BindToPort = wrapperspb.Bool(false)
+		}
+	}
+	g.b.clusters.add(&clusterv3.Cluster{
+		Name:                 noDestinationCluster,
+		AltStatName:          noDestinationCluster,
+		ConnectTimeout:       durationpb.New(passthroughConnectTimeout),
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+	})
+	families := []struct{ out, in, all, bind string }{{passthroughOutboundIPv4, passthroughInboundIPv4, "0.0.0.0", inPassthroughIPv4}}
+	if g.p.ipv6() {
+		families = append(families, struct{ out, in, all, bind string }{passthroughOutboundIPv6, passthroughInboundIPv6, "::", inPassthroughIPv6})
+	}
+	for _, f := range families {
+		if passthroughEnabled(g.p.Mesh.Spec) {
+			g.b.clusters.add(originalDstCluster(f.out, ""))
+		}
+		g.b.listeners.add(&listenerv3.Listener{
+			Name:             f.out,
+			Address:          socketAddress(f.all, tp.RedirectPortOutbound),
+			TrafficDirection: corev3.TrafficDirection_OUTBOUND,
+			UseOriginalDst:   wrapperspb.Bool(true),
+			FilterChains:     []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{g.tcpProxy(SanitizeMetric(f.out), f.out, nil)}}},
+		})
+		if tp.RedirectPortInbound == 0 {
+			continue
+		}
+		g.b.clusters.add(originalDstCluster(f.in, f.bind))
+		g.b.listeners.add(&listenerv3.Listener{
+			Name:             f.in,
+			Address:          socketAddress(f.all, tp.RedirectPortInbound),
+			TrafficDirection: corev3.TrafficDirection_INBOUND,
+			UseOriginalDst:   wrapperspb.Bool(true),
+			EnableReusePort:  wrapperspb.Bool(false),
+			FilterChains:     []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{g.tcpProxy(SanitizeMetric(f.in), f.in, nil)}}},
+		})
+	}
+	if g.p.DNS != nil {
+		g.dynamicConfig()
+	}
+}
+
+// originalDstCluster forwards to the connection's original destination; bind, when set, is
+// the source address (inbound passthrough leaves from 127.0.0.6 so it is not redirected again).
+func originalDstCluster(name, bind string) *clusterv3.Cluster {
+	c := &clusterv3.Cluster{
+		Name:                 name,
+		AltStatName:          altStatName(name),
+		ConnectTimeout:       durationpb.New(passthroughConnectTimeout),
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_ORIGINAL_DST},
+		LbPolicy:             clusterv3.Cluster_CLUSTER_PROVIDED,
+	}
+	if bind != "" {
+		c.UpstreamBindConfig = &corev3.BindConfig{SourceAddress: &corev3.SocketAddress{
+			Address: bind, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 0}}}
+	}
+	return c
+}
+
+// DNSTable is what kuma-dp's embedded DNS serves (Kuma's dpapi.DNSProxyConfig).
+type DNSTable struct {
+	Records     []DNSRecord       `json:"records"`
+	TTL         int               `json:"ttl"`
+	ExtraLabels map[string]string `json:"extraLabels,omitempty"`
+}
+
+// DNSRecord is one name and its addresses.
+type DNSRecord struct {
+	Name string   `json:"name"`
+	IPs  []string `json:"ips"`
+}
+
+// dnsTable is the proxy's table: the names of the virtual IPs it has an outbound on (a name
+// without one would resolve to an address nothing listens for), each with its IPv4 address
+// and, on dual stack, the IPv4-mapped IPv6 form; sorted by name.
+func dnsTable(p *Proxy, outbounds []outbound) DNSTable {
+	listening := map[string]bool{}
+	for _, o := range outbounds {
+		listening[o.address] = true
+	}
+	t := DNSTable{Records: []DNSRecord{}, TTL: dnsTTL, ExtraLabels: map[string]string{"mesh": p.Mesh.Name}}
+	if z := p.Dataplane.Meta.Labels[resources.LabelZone]; z != "" {
+		t.ExtraLabels["kuma_io_zone"] = z
+	}
+	for _, n := range p.DNS.Names {
+		if !listening[n.Address] {
+			continue
+		}
+		ips := []string{n.Address}
+		if a, err := netip.ParseAddr(n.Address); err == nil && a.Is4() && p.ipv6() {
+			b := a.As4()
+			ips = append(ips, fmt.Sprintf("::ffff:%x:%x", uint16(b[0])<<8|uint16(b[1]), uint16(b[2])<<8|uint16(b[3])))
+		}
+		t.Records = append(t.Records, DNSRecord{Name: n.Name, IPs: ips})
+	}
+	slices.SortFunc(t.Records, func(a, b DNSRecord) int { return strings.Compare(a.Name, b.Name) })
+	return t
+}
+
+// DNSOptions turn on the embedded-DNS table for a proxy.
+type DNSOptions struct {
+	// Names are the mesh's virtual-IP names (vips.Table.Names).
+	Names []DNSName
+}
+
+// dynamicConfig adds kuma-dp's dynamic configuration listener serving the DNS table.
+func (g *generator) dynamicConfig() {
+	body, err := json.Marshal(dnsTable(g.p, resolveOutbounds(g.p)))
+	if err != nil {
+		g.fail(fmt.Errorf("dns table: %w", err))
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := hex.EncodeToString(sum[:])
+	routes := &routev3.RouteConfiguration{
+		MaxDirectResponseBodySizeBytes: wrapperspb.UInt32(uint32(len(body))),
+		VirtualHosts: []*routev3.VirtualHost{{
+			Name:    DynamicConfigListener,
+			Domains: []string{"*"},
+			Routes: []*routev3.Route{{
+				Match: &routev3.RouteMatch{
+					PathSpecifier: &routev3.RouteMatch_Path{Path: DNSConfigPath},
+					Headers: []*routev3.HeaderMatcher{{
+						Name: "If-None-Match",
+						HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+							MatchPattern: &matcherv3.StringMatcher_Exact{Exact: etag}}},
+					}},
+				},
+				Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 304}},
+			}, {
+				Name:  DynamicConfigListener + ":" + DNSConfigPath,
+				Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: DNSConfigPath}},
+				ResponseHeadersToAdd: []*corev3.HeaderValueOption{{
+					Header: &corev3.HeaderValue{Key: "Etag", Value: etag},
+				}},
+				Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
+					Status: 200,
+					Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: string(body)}},
+				}},
+			}},
+		}},
+	}
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix:            SanitizeMetric(DynamicConfigListener),
+		HttpFilters:           []*hcmv3.HttpFilter{g.routerFilter()},
+		RouteSpecifier:        &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: routes},
+		InternalAddressConfig: internalAddressConfig(),
+	}
+	g.b.listeners.add(&listenerv3.Listener{
+		Name: DynamicConfigListener,
+		Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{
+			Path: DynamicConfigSocket(g.p.Admin.WorkDir)}}},
+		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
+			Name:       wellknown.HTTPConnectionManager,
+			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: g.pack(hcm)},
+		}}}},
+	})
+}
+
+// DynamicConfigSocket is the pipe kuma-dp reads its dynamic configuration from, in its work
+// directory: Kuma trims the path to 98 bytes before ".sock" (unix socket path limits).
+func DynamicConfigSocket(workDir string) string {
+	p := filepath.Join(workDir, "kuma-mesh-metric-config")
+	return p[:min(len(p), 98)] + ".sock"
+}
