@@ -112,8 +112,8 @@ func TestTableEncoding(t *testing.T) {
 func TestNamesAndOutbounds(t *testing.T) {
 	tbl := vips.Table{
 		svc("echo-server_echo-example_svc_1010"): {Address: "240.0.0.1", Outbounds: []vips.Outbound{{TagSet: map[string]string{"kuma.io/service": "echo-server_echo-example_svc_1010"}}}},
-		svc("backend"): {Address: "240.0.0.2", Outbounds: []vips.Outbound{{Port: 8080, TagSet: map[string]string{"kuma.io/service": "backend"}}}},
-		svc("pending"): {Outbounds: []vips.Outbound{{TagSet: map[string]string{"kuma.io/service": "pending"}}}},
+		svc("backend"):                           {Address: "240.0.0.2", Outbounds: []vips.Outbound{{Port: 8080, TagSet: map[string]string{"kuma.io/service": "backend"}}}},
+		svc("pending"):                           {Outbounds: []vips.Outbound{{TagSet: map[string]string{"kuma.io/service": "pending"}}}},
 	}
 	got := fmt.Sprint(tbl.Names("mesh"))
 	const wantNames = "[{backend.mesh 240.0.0.2} {echo-server.echo-example.svc.1010.mesh 240.0.0.1} {echo-server_echo-example_svc_1010.mesh 240.0.0.1}]"
