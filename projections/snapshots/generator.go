@@ -43,6 +43,12 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 		Admin:     generate.Admin{Port: in.Client.AdminPort, WorkDir: in.Client.WorkDir},
 		Endpoints: in.Endpoints,
 		Identity:  in.Identity,
+
+		VirtualOutbounds: in.VirtualOutbounds,
+		BindOutbounds:    in.Client.BindOutbounds,
+	}
+	if in.Client.EmbeddedDNS { // generated only with transparent proxying
+		proxy.DNS = &generate.DNSOptions{Names: in.DNSNames}
 	}
 	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtrafficpermission.Spec); ok {

@@ -22,6 +22,7 @@ import (
 	"github.com/jetmesh/jetmesh/resources/core"
 	"github.com/jetmesh/jetmesh/resources/targetref"
 	"github.com/jetmesh/jetmesh/services/ca"
+	"github.com/jetmesh/jetmesh/services/vips"
 	"github.com/jetmesh/jetmesh/xds/generate"
 )
 
@@ -45,6 +46,11 @@ type Client struct {
 	// Ingress and Egress mark zone proxies (node id ".<name>", Mesh empty).
 	Ingress bool
 	Egress  bool
+	// EmbeddedDNS and BindOutbounds are kuma-dp's features of the same names: it serves the
+	// mesh's names itself (from the dynamic config listener), or binds outbounds instead of
+	// being transparently redirected.
+	EmbeddedDNS   bool
+	BindOutbounds bool
 }
 
 // Generator builds a proxy's resources and per-type versions from its inputs.
@@ -69,6 +75,10 @@ type Input struct {
 	CertValidity time.Duration
 	// Identity is the proxy's certificate, issued by the projector just before generation.
 	Identity *generate.Identity
+	// VirtualOutbounds and DNSNames are the mesh's virtual IPs, for a dataplane with
+	// transparent proxying.
+	VirtualOutbounds []generate.VirtualOutbound
+	DNSNames         []generate.DNSName
 }
 
 type dataplane struct {
@@ -90,6 +100,13 @@ type meshState struct {
 	routeBackends map[string]bool
 	// secrets are the mesh's Secrets by name (the CA's material).
 	secrets meshSecrets
+	// vipOutbounds and vipNames come from the mesh's virtual IPs (Config kuma-<mesh>-dns-vips);
+	// vipServices are the services they lead to. tproxies are the dataplanes with transparent
+	// proxying, which consume every one of them.
+	vipOutbounds []generate.VirtualOutbound
+	vipNames     []generate.DNSName
+	vipServices  []string
+	tproxies     map[string]bool
 }
 
 // Projector is the projection and the regeneration loop.
@@ -116,6 +133,9 @@ type Projector struct {
 	busy      bool // a regeneration round is running
 	endpoints endpointInterner
 	ids       *identities
+	// DNS are the dnsServer settings the virtual IPs are served with (domain, VIP port);
+	// set before Start.
+	DNS vips.Settings
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -123,7 +143,7 @@ type Projector struct {
 
 // New returns a projector.
 func New(reg *resources.Registry, gen Generator, pub Publisher, zone string, log *slog.Logger) *Projector {
-	p := &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log,
+	p := &Projector{reg: reg, gen: gen, pub: pub, zone: zone, log: log, DNS: vips.DefaultSettings(),
 		meshes: map[string]*meshState{}, clients: map[string]Client{}, byDP: map[string]map[string]bool{},
 		dirty: map[string]bool{}, feeds: map[string]uint64{}, ingresses: map[events.Key]*resources.Resource{},
 		egresses: map[string]*resources.Resource{},
@@ -154,7 +174,7 @@ func (p *Projector) meshOf(name string) *meshState {
 	if m == nil {
 		m = &meshState{dataplanes: map[string]*dataplane{}, providers: map[string]map[string]bool{},
 			consumers: map[string]map[string]bool{}, policies: map[string]map[string]*resources.Resource{},
-			secrets: meshSecrets{}}
+			secrets: meshSecrets{}, tproxies: map[string]bool{}}
 		p.meshes[name] = m
 	}
 	return m
@@ -244,6 +264,12 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 			delete(m.secrets, rec.Key.Name)
 		}
 		p.markMeshLocked(rec.Key.Mesh)
+	case "Config":
+		mesh, ok := vips.MeshOf(rec.Key.Name)
+		if !ok {
+			return nil
+		}
+		p.applyVIPsLocked(mesh, res)
 	case "Dataplane":
 		if feed != "" {
 			return nil // another zone's dataplanes reach this zone through its ingress
@@ -262,6 +288,36 @@ func (p *Projector) apply(feed string, rec events.Record) error {
 	}
 	p.signal()
 	return nil
+}
+
+// applyVIPsLocked takes a mesh's virtual IPs in and marks its transparent proxies. A table
+// that does not decode is logged and treated as empty: the allocator rewrites it.
+func (p *Projector) applyVIPsLocked(mesh string, res *resources.Resource) {
+	m := p.meshOf(mesh)
+	var table vips.Table
+	if spec, ok := specOf[*core.Config](res); ok {
+		t, err := vips.Decode(spec.Config)
+		if err != nil {
+			p.log.Warn("virtual IPs do not decode", "mesh", mesh, "err", err)
+		}
+		table = t
+	}
+	m.vipOutbounds, m.vipNames, m.vipServices = nil, nil, nil
+	seen := map[string]bool{}
+	for _, o := range table.Outbounds(p.DNS.Port) {
+		m.vipOutbounds = append(m.vipOutbounds, generate.VirtualOutbound{Address: o.Address, Port: o.Port, Tags: o.Tags})
+		if svc := o.Tags[resources.TagService]; svc != "" && !seen[svc] {
+			seen[svc] = true
+			m.vipServices = append(m.vipServices, svc)
+		}
+	}
+	sort.Strings(m.vipServices)
+	for _, n := range table.Names(p.DNS.Domain) {
+		m.vipNames = append(m.vipNames, generate.DNSName{Name: n.Name, Address: n.Address})
+	}
+	for name := range m.tproxies {
+		p.markLocked(mesh, name)
+	}
 }
 
 func (p *Projector) applyPolicyLocked(typ, mesh, name string, res *resources.Resource) {
@@ -359,6 +415,11 @@ func (p *Projector) markRemoteChangesLocked(before map[string]remoteView) {
 				p.markLocked(name, consumer)
 			}
 		}
+		if len(changed) > 0 {
+			for tp := range m.tproxies {
+				p.markLocked(name, tp)
+			}
+		}
 	}
 }
 
@@ -415,6 +476,7 @@ func (p *Projector) applyDataplaneLocked(mesh, name string, res *resources.Resou
 			delete(m.consumers[svc], name)
 		}
 		delete(m.dataplanes, name)
+		delete(m.tproxies, name)
 	}
 	if res != nil {
 		if spec, ok := res.Spec.(*core.Dataplane); ok {
@@ -427,9 +489,18 @@ func (p *Projector) applyDataplaneLocked(mesh, name string, res *resources.Resou
 			for _, svc := range dp.consumes {
 				addTo(m.consumers, svc, name)
 			}
+			if tp := spec.Networking.TransparentProxying; tp != nil && tp.RedirectPortOutbound != 0 {
+				m.tproxies[name] = true
+			}
 		}
 	}
 	p.markLocked(mesh, name)
+	if len(affected) > 0 {
+		// A transparent proxy has an outbound on every service's virtual IP.
+		for tp := range m.tproxies {
+			p.markLocked(mesh, tp)
+		}
+	}
 	for svc := range affected {
 		if m.routeBackends[svc] {
 			// Any proxy whose routes reach svc may be affected: the routes say which.
@@ -693,6 +764,17 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 	in := Input{Client: c, Mesh: m.mesh, Dataplane: dp.res, Endpoints: map[string][]generate.Endpoint{}, Zone: p.zone}
 	remote, ingresses := p.remoteEndpointsLocked(m, true)
 	services := slices.Clone(dp.consumes)
+	if m.tproxies[c.Name] && !c.BindOutbounds {
+		in.VirtualOutbounds = m.vipOutbounds
+		if c.EmbeddedDNS {
+			in.DNSNames = m.vipNames
+		}
+		for _, svc := range m.vipServices {
+			if !slices.Contains(services, svc) {
+				services = append(services, svc)
+			}
+		}
+	}
 	for svc := range m.routeBackends {
 		if !slices.Contains(services, svc) {
 			services = append(services, svc)

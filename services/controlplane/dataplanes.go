@@ -33,6 +33,8 @@ var dataplaneModule = fx.Options(
 func newProjector(lc fx.Lifecycle, reg *resources.Registry, store events.Store, snaps *server.Snapshots,
 	cfg Config, log *slog.Logger) *snapshots.Projector {
 	p := snapshots.New(reg, snapshots.Generate, snaps, cfg.Multizone.Zone.Name, log.With("component", "xds"))
+	p.DNS, _ = cfg.vipSettings() // Config.Validate has checked them
+
 	r := projections.NewRunner("xds", store, p, log)
 	lc.Append(fx.StartStopHook(r.Start, r.Stop))
 	lc.Append(fx.StartStopHook(p.Start, p.Stop))

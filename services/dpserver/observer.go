@@ -33,8 +33,10 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 		Ingress: ZoneProxyType(s) == "ZoneIngress", Egress: ZoneProxyType(s) == "ZoneEgress",
 		// grpc-go announces itself as "gRPC Go"; such clients resolve services through API
 		// listeners named after them instead of Envoy's port-bound listeners.
-		GRPC:    strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
-		WorkDir: s.Node.GetMetadata().GetFields()[bootstrap.MetadataWorkdir].GetStringValue(),
+		GRPC:          strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
+		WorkDir:       s.Node.GetMetadata().GetFields()[bootstrap.MetadataWorkdir].GetStringValue(),
+		EmbeddedDNS:   hasFeature(s, bootstrap.FeatureEmbeddedDNS),
+		BindOutbounds: hasFeature(s, bootstrap.FeatureBindOutbounds),
 	})
 	return nil
 }
@@ -56,4 +58,14 @@ func (o *Observer) OnDisconnect(s *server.Stream) {
 	} else {
 		o.Lifecycle.OnDisconnect(s)
 	}
+}
+
+// hasFeature reports whether the proxy's node metadata lists a kuma-dp feature.
+func hasFeature(s *server.Stream, feature string) bool {
+	for _, v := range s.Node.GetMetadata().GetFields()[bootstrap.MetadataFeatures].GetListValue().GetValues() {
+		if v.GetStringValue() == feature {
+			return true
+		}
+	}
+	return false
 }
