@@ -1,131 +1,18 @@
 package controlplane_test
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
+	"maps"
 	"net/http"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 	"github.com/jetmesh/jetmesh/xds/generate"
 )
-
-// listenersOf follows a proxy's LDS, ACKing as Envoy does, until cond holds for its listeners
-// by name; features are the kuma-dp features it announces.
-func listenersOf(t *testing.T, cp *cptest.CP, nodeID string, features []string, what string,
-	cond func(map[string]*listenerv3.Listener) bool) map[string]*listenerv3.Listener {
-	t.Helper()
-	fs := make([]any, len(features))
-	for i, f := range features {
-		fs[i] = f
-	}
-	md, err := structpb.NewStruct(map[string]any{"features": fs, "workdir": "/tmp/kuma-dp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(cp.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID, Metadata: md}, TypeUrl: resource.ListenerType}
-	var last map[string]*listenerv3.Listener
-	for {
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("LDS of %s, waiting for %s: %v (last: %v)", nodeID, what, err, slices.Sorted(mapKeys(last)))
-		}
-		last = map[string]*listenerv3.Listener{}
-		for _, a := range resp.GetResources() {
-			l := &listenerv3.Listener{}
-			if err := a.UnmarshalTo(l); err != nil {
-				t.Fatal(err)
-			}
-			last[l.GetName()] = l
-		}
-		if cond(last) {
-			return last
-		}
-		req.VersionInfo, req.ResponseNonce = resp.GetVersionInfo(), resp.GetNonce()
-	}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-var vipListener = regexp.MustCompile(`^outbound:(240\.\d+\.\d+\.\d+):80$`)
-
-// vipsOf maps each service to its virtual IP, from the VIP listeners' metadata tags.
-func vipsOf(ls map[string]*listenerv3.Listener) map[string]string {
-	out := map[string]string{}
-	for name, l := range ls {
-		if m := vipListener.FindStringSubmatch(name); m != nil {
-			tags := l.GetMetadata().GetFilterMetadata()["io.kuma.tags"].GetFields()
-			if svc := tags["kuma.io/service"].GetStringValue(); svc != "" {
-				out[svc] = m[1]
-			}
-		}
-	}
-	return out
-}
-
-// dnsTable is the body the dynamic config listener serves on /dns ("" without one).
-func dnsTable(t *testing.T, ls map[string]*listenerv3.Listener) string {
-	t.Helper()
-	l, ok := ls[generate.DynamicConfigListener]
-	if !ok {
-		return ""
-	}
-	var hcm hcmv3.HttpConnectionManager
-	if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range hcm.GetRouteConfig().GetVirtualHosts()[0].GetRoutes() {
-		if body := r.GetDirectResponse().GetBody().GetInlineString(); body != "" {
-			return body
-		}
-	}
-	t.Fatalf("dynamic config listener serves no table: %v", l)
-	return ""
-}
 
 const tproxyDataplane = `{"type":"Dataplane","mesh":"default","name":"web-1","networking":{"address":"127.0.0.1",
 "inbound":[{"port":8080,"tags":{"kuma.io/service":"web","kuma.io/protocol":"http"}}],
@@ -161,17 +48,17 @@ func TestTransparentProxyVirtualIPs(t *testing.T) {
 	put(cp, "backend-1", plainDataplane("backend-1", "backend_demo_svc_80", 8081))
 
 	features := []string{"feature-embedded-dns"}
-	ls := listenersOf(t, cp, "default.web-1", features, "VIPs of web and backend", func(ls map[string]*listenerv3.Listener) bool {
-		return len(vipsOf(ls)) == 2
+	ls := cptest.Listeners(t, cp, "default.web-1", features, "VIPs of web and backend", func(ls map[string]*listenerv3.Listener) bool {
+		return len(cptest.VIPs(ls)) == 2
 	})
-	first := vipsOf(ls)
+	first := cptest.VIPs(ls)
 	for _, want := range []string{generate.DynamicConfigListener, "outbound:passthrough:ipv4", "inbound:passthrough:ipv4",
 		"outbound:passthrough:ipv6", "inbound:passthrough:ipv6"} {
 		if _, ok := ls[want]; !ok {
-			t.Errorf("no listener %s; have %v", want, slices.Sorted(mapKeys(ls)))
+			t.Errorf("no listener %s; have %v", want, slices.Sorted(maps.Keys(ls)))
 		}
 	}
-	dns := dnsTable(t, ls)
+	dns := cptest.DNSTable(t, ls)
 	for _, name := range []string{"backend_demo_svc_80.mesh", "backend.demo.svc.80.mesh", "web.mesh"} {
 		if !strings.Contains(dns, name) {
 			t.Errorf("DNS table lacks %s: %s", name, dns)
@@ -181,8 +68,8 @@ func TestTransparentProxyVirtualIPs(t *testing.T) {
 		t.Errorf("VIP listener binds its port: %v", l)
 	}
 	// Without the embedded DNS, no table; the VIP listeners stay.
-	plain := listenersOf(t, cp, "default.web-1", nil, "VIPs without DNS", func(ls map[string]*listenerv3.Listener) bool {
-		return len(vipsOf(ls)) == 2
+	plain := cptest.Listeners(t, cp, "default.web-1", nil, "VIPs without DNS", func(ls map[string]*listenerv3.Listener) bool {
+		return len(cptest.VIPs(ls)) == 2
 	})
 	if _, ok := plain[generate.DynamicConfigListener]; ok {
 		t.Error("a proxy without feature-embedded-dns got the DNS table")
@@ -191,10 +78,10 @@ func TestTransparentProxyVirtualIPs(t *testing.T) {
 	// A new service gets a new address; the others keep theirs. The last backend going
 	// releases backend's.
 	put(cp, "api-1", plainDataplane("api-1", "api", 8082))
-	ls = listenersOf(t, cp, "default.web-1", features, "api's VIP", func(ls map[string]*listenerv3.Listener) bool {
-		return vipsOf(ls)["api"] != ""
+	ls = cptest.Listeners(t, cp, "default.web-1", features, "api's VIP", func(ls map[string]*listenerv3.Listener) bool {
+		return cptest.VIPs(ls)["api"] != ""
 	})
-	got := vipsOf(ls)
+	got := cptest.VIPs(ls)
 	if got["web"] != first["web"] || got["backend_demo_svc_80"] != first["backend_demo_svc_80"] ||
 		got["api"] == first["web"] || got["api"] == first["backend_demo_svc_80"] {
 		t.Errorf("after api joined: %v, before: %v", got, first)
@@ -205,21 +92,21 @@ func TestTransparentProxyVirtualIPs(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	ls = listenersOf(t, cp, "default.web-1", features, "backend's VIP released", func(ls map[string]*listenerv3.Listener) bool {
-		_, has := vipsOf(ls)["backend_demo_svc_80"]
+	ls = cptest.Listeners(t, cp, "default.web-1", features, "backend's VIP released", func(ls map[string]*listenerv3.Listener) bool {
+		_, has := cptest.VIPs(ls)["backend_demo_svc_80"]
 		return !has
 	})
-	if table := dnsTable(t, ls); strings.Contains(table, "backend_demo_svc_80.mesh") || !strings.Contains(table, "api.mesh") {
+	if table := cptest.DNSTable(t, ls); strings.Contains(table, "backend_demo_svc_80.mesh") || !strings.Contains(table, "api.mesh") {
 		t.Errorf("after backend left, the DNS table is %s", table)
 	}
 
-	before := vipsOf(ls)
+	before := cptest.VIPs(ls)
 	cp.Stop(t)
 	cp = cptest.Start(t, dir)
-	ls = listenersOf(t, cp, "default.web-1", features, "the same VIPs after a restart", func(ls map[string]*listenerv3.Listener) bool {
-		return len(vipsOf(ls)) == 2
+	ls = cptest.Listeners(t, cp, "default.web-1", features, "the same VIPs after a restart", func(ls map[string]*listenerv3.Listener) bool {
+		return len(cptest.VIPs(ls)) == 2
 	})
-	if got := vipsOf(ls); fmt.Sprint(got) != fmt.Sprint(before) {
+	if got := cptest.VIPs(ls); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Errorf("after a restart: %v, before: %v", got, before)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
@@ -156,4 +157,42 @@ func TestCrossZoneViaEgress(t *testing.T) {
 	got := endpointsOfProxy(t, z2, ".ze-1", "egress", "demo:backend",
 		func(eps []string) bool { return contains(eps, "127.0.0.11:10001 1") })
 	t.Logf("egress endpoints of demo:backend: %v", got)
+}
+
+// Virtual IPs are decided once, on the global, from every zone's services, so a dataplane
+// with transparent proxying sees the same address for a service in every zone; in zone-2 the
+// VIP of a service that runs only in zone-1 leads to zone-1's ingress.
+func TestVirtualIPsAcrossZones(t *testing.T) {
+	topo := startTopology(t, "")
+	g, z1, z2 := topo.global, topo.z1, topo.z2
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", mtlsMesh, http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "mesh on a zone", status(t, z.URL+"/meshes/demo", http.StatusOK))
+	}
+	mustCall(t, http.MethodPut, z1.URL+"/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1",
+		"networking":{"address":"127.0.0.1","port":10001,"advertisedAddress":"127.0.0.11","advertisedPort":10001}}`, http.StatusCreated)
+	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/backend-1", dataplaneNamed("backend-1"), http.StatusCreated)
+	tproxy := func(name, service, address string) string {
+		return fmt.Sprintf(`{"type":"Dataplane","mesh":"demo","name":%q,"networking":{"address":%q,
+			"inbound":[{"port":8080,"tags":{"kuma.io/service":%q}}],
+			"transparentProxying":{"redirectPortInbound":15006,"redirectPortOutbound":15001}}}`, name, address, service)
+	}
+	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/web-1", tproxy("web-1", "web", "127.0.0.3"), http.StatusCreated)
+	mustCall(t, http.MethodPut, z2.URL+"/meshes/demo/dataplanes/api-1", tproxy("api-1", "api", "127.0.0.4"), http.StatusCreated)
+
+	features := []string{"feature-embedded-dns"}
+	all := func(ls map[string]*listenerv3.Listener) bool { return len(cptest.VIPs(ls)) == 3 } // backend, web, api
+	in1 := cptest.VIPs(cptest.Listeners(t, z1, "demo.web-1", features, "three VIPs in zone-1", all))
+	in2 := cptest.VIPs(cptest.Listeners(t, z2, "demo.api-1", features, "three VIPs in zone-2", all))
+	if fmt.Sprint(in1) != fmt.Sprint(in2) {
+		t.Errorf("zones disagree on virtual IPs: zone-1 %v, zone-2 %v", in1, in2)
+	}
+	// zone-2 reaches backend (zone-1 only) on its VIP, through zone-1's ingress.
+	endpointsOf(t, z2, "demo.api-1", "backend", func(eps []string) bool { return contains(eps, "127.0.0.11:10001 1") })
+	ls := cptest.Listeners(t, z2, "demo.api-1", features, "backend.mesh in zone-2's DNS", func(ls map[string]*listenerv3.Listener) bool {
+		return strings.Contains(cptest.DNSTable(t, ls), `"backend.mesh","ips":["`+in1["backend"]+`"`)
+	})
+	if _, ok := ls["outbound:"+in1["backend"]+":80"]; !ok {
+		t.Errorf("zone-2 has no listener on backend's VIP %s", in1["backend"])
+	}
 }
