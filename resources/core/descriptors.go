@@ -65,6 +65,13 @@ var (
 		KDSFlags: zoneToGlobal,
 		NewSpec:  func() resources.Spec { return &ZoneIngressInsight{} },
 	}
+	// VirtualOutboundType is Kuma's legacy VirtualOutbound policy: hostnames and ports for
+	// transparent proxies (services/vips).
+	VirtualOutboundType = &resources.Descriptor{
+		Name: "VirtualOutbound", WsPath: "virtual-outbounds", SingularName: "virtual-outbound",
+		PluralName: "virtual-outbounds", Scope: resources.ScopeMesh, Policy: true, KDSFlags: globalToZones,
+		NewSpec: func() resources.Spec { return &VirtualOutbound{} },
+	}
 	// ConfigType is Kuma's system Config: control-plane state kept as a resource, such as a
 	// mesh's virtual IPs (kuma-<mesh>-dns-vips). Written by the CP only, from the global (or a
 	// standalone CP) to the zones. Like Kuma, no REST path serves it; the event feed shows it.
@@ -85,5 +92,6 @@ func Descriptors() []*resources.Descriptor {
 	return []*resources.Descriptor{
 		MeshType, DataplaneType, ZoneIngressType, ZoneEgressType, ZoneType, SecretType, GlobalSecretType,
 		DataplaneInsightType, ZoneInsightType, ZoneIngressInsightType, ZoneEgressInsightType, ConfigType,
+		VirtualOutboundType,
 	}
 }

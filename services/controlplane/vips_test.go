@@ -110,3 +110,45 @@ func TestTransparentProxyVirtualIPs(t *testing.T) {
 		t.Errorf("after a restart: %v, before: %v", got, before)
 	}
 }
+
+// A VirtualOutbound gives the services it selects another name and port: an address of its
+// own, a listener on that port and the name in the DNS table.
+func TestVirtualOutboundNames(t *testing.T) {
+	cp := cptest.Start(t, "")
+	for _, r := range []struct{ path, body string }{
+		{"/meshes/default/dataplanes/web-1", tproxyDataplane},
+		{"/meshes/default/dataplanes/backend-1", plainDataplane("backend-1", "backend", 8081)},
+		{"/meshes/default/virtual-outbounds/internal", `{"type":"VirtualOutbound","mesh":"default","name":"internal",
+			"selectors":[{"match":{"kuma.io/service":"backend"}}],
+			"conf":{"host":"{{.svc}}.internal","port":"8080","parameters":[{"name":"svc","tagKey":"kuma.io/service"}]}}`},
+	} {
+		req, _ := http.NewRequest(http.MethodPut, cp.URL+r.path, strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %s: %d", r.path, resp.StatusCode)
+		}
+	}
+	var port8080 string
+	ls := cptest.Listeners(t, cp, "default.web-1", []string{"feature-embedded-dns"}, "backend.internal:8080",
+		func(ls map[string]*listenerv3.Listener) bool {
+			for name := range ls {
+				if strings.HasPrefix(name, "outbound:240.") && strings.HasSuffix(name, ":8080") {
+					port8080 = name
+					return strings.Contains(cptest.DNSTable(t, ls), "backend.internal")
+				}
+			}
+			return false
+		})
+	vips := cptest.VIPs(ls)
+	if strings.Contains(port8080, vips["backend"]+":") {
+		t.Errorf("backend.internal shares backend.mesh's address %s: %s", vips["backend"], port8080)
+	}
+	if table := cptest.DNSTable(t, ls); !strings.Contains(table, "backend.mesh") || strings.Contains(table, "web.internal") {
+		t.Errorf("DNS table: %s", table)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/jetmesh/jetmesh/projections/state"
@@ -178,23 +179,36 @@ func (a *Allocator) Update(ctx context.Context) error {
 	return nil
 }
 
-// Wanted is the hostnames every existing mesh's table should hold, from the read model: each
-// kuma.io/service of a dataplane inbound (not ignored, not Kuma's serviceless port) and of a
-// zone ingress's available services, as Kuma's allocator collects them.
+// Wanted is the hostnames every existing mesh's table should hold, from the read model, as
+// Kuma's allocator collects them: each kuma.io/service of a dataplane inbound (not ignored,
+// not Kuma's serviceless port) and of a zone ingress's available services; and for each of
+// those tag sets, the names and ports of the VirtualOutbounds that select it.
 func Wanted(view *state.State, s Settings) map[string]Want {
 	want := map[string]Want{}
+	policies := map[string][]*state.Entry{}
 	for _, m := range view.List(manager.MeshType, state.Filter{}) {
 		want[m.Name] = Want{}
+		policies[m.Name] = view.List(core.VirtualOutboundType.Name, state.Filter{Mesh: m.Name})
 	}
-	if !s.ServiceVIPEnabled {
-		return want
-	}
-	add := func(mesh, svc string) {
+	add := func(mesh string, tags map[string]string) {
 		w, ok := want[mesh]
-		if !ok || svc == "" {
+		if !ok {
 			return
 		}
-		w[Entry{Type: Service, Name: svc}] = []Outbound{{TagSet: map[string]string{resources.TagService: svc}, Origin: originService}}
+		if svc := tags[resources.TagService]; svc != "" && s.ServiceVIPEnabled {
+			addOutbound(w, Entry{Type: Service, Name: svc},
+				Outbound{TagSet: map[string]string{resources.TagService: svc}, Origin: originService})
+		}
+		for _, vo := range matching(policies[mesh], tags) {
+			spec := vo.Resource.Spec.(*core.VirtualOutbound)
+			host, herr := spec.EvalHost(tags)
+			port, perr := spec.EvalPort(tags)
+			if herr != nil || perr != nil {
+				continue // the policy does not fit these tags (Kuma logs and skips)
+			}
+			addOutbound(w, Entry{Type: FQDN, Name: host},
+				Outbound{Port: port, TagSet: spec.FilterTags(tags), Origin: "virtual-outbound:" + vo.Name})
+		}
 	}
 	for _, e := range view.List(manager.DataplaneType, state.Filter{}) {
 		spec, ok := e.Resource.Spec.(*core.Dataplane)
@@ -205,7 +219,7 @@ func Wanted(view *state.State, s Settings) map[string]Want {
 			if in.State == core.InboundIgnored || in.Port == serviceless {
 				continue
 			}
-			add(e.Resource.Meta.Mesh, in.Tags[resources.TagService])
+			add(e.Resource.Meta.Mesh, in.Tags)
 		}
 	}
 	for _, e := range view.List("ZoneIngress", state.Filter{}) {
@@ -214,10 +228,56 @@ func Wanted(view *state.State, s Settings) map[string]Want {
 			continue
 		}
 		for _, as := range zi.AvailableServices {
-			add(as.Mesh, as.Tags[resources.TagService])
+			add(as.Mesh, as.Tags)
 		}
 	}
 	return want
+}
+
+// addOutbound adds an outbound to a hostname as Kuma does: one outbound per port, the first
+// one kept when another tag set claims the same port (read model order is stable, so the
+// outcome is too).
+func addOutbound(w Want, e Entry, o Outbound) {
+	for _, have := range w[e] {
+		if have.Port == o.Port {
+			return
+		}
+	}
+	w[e] = append(w[e], o)
+	slices.SortStableFunc(w[e], func(a, b Outbound) int { return int(a.Port) - int(b.Port) })
+}
+
+// matching returns the VirtualOutbounds whose selectors match tags, best match first (more
+// exact tags, then more wildcard tags), then the newest, as Kuma orders them.
+func matching(policies []*state.Entry, tags map[string]string) []*state.Entry {
+	type ranked struct {
+		e               *state.Entry
+		exact, wildcard int
+	}
+	var out []ranked
+	for _, e := range policies {
+		spec, ok := e.Resource.Spec.(*core.VirtualOutbound)
+		if !ok || spec.Conf == nil {
+			continue
+		}
+		if ex, wc, ok := spec.Match(tags); ok {
+			out = append(out, ranked{e, ex, wc})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ranked) int {
+		if a.exact != b.exact {
+			return b.exact - a.exact
+		}
+		if a.wildcard != b.wildcard {
+			return b.wildcard - a.wildcard
+		}
+		return b.e.Resource.Meta.CreationTime.Compare(a.e.Resource.Meta.CreationTime)
+	})
+	res := make([]*state.Entry, len(out))
+	for i, r := range out {
+		res[i] = r.e
+	}
+	return res
 }
 
 // serviceless is Kuma's reserved inbound port of a dataplane that serves nothing.
