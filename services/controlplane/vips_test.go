@@ -67,6 +67,10 @@ func TestTransparentProxyVirtualIPs(t *testing.T) {
 	if l := ls["outbound:"+first["backend_demo_svc_80"]+":80"]; l.GetBindToPort() == nil || l.GetBindToPort().GetValue() {
 		t.Errorf("VIP listener binds its port: %v", l)
 	}
+	// The service also answers at its VIP on the port its instances listen on.
+	if _, ok := ls["outbound:"+first["backend_demo_svc_80"]+":8081"]; !ok {
+		t.Errorf("no listener on backend's VIP at its own port 8081; have %v", slices.Sorted(maps.Keys(ls)))
+	}
 	// Without the embedded DNS, no table; the VIP listeners stay.
 	plain := cptest.Listeners(t, cp, "default.web-1", nil, "VIPs without DNS", func(ls map[string]*listenerv3.Listener) bool {
 		return len(cptest.VIPs(ls)) == 2

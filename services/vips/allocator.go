@@ -55,7 +55,8 @@ const actor = "control-plane:vip-allocator"
 // read model knows: on the global, the dataplanes and ingresses of every zone, so the table
 // is the one all zones receive; on a standalone CP, its own. It recomputes on an interval
 // (KUMA_RUNTIME_UNIVERSAL_VIP_REFRESH_INTERVAL, 500ms, skipped while nothing changed) and
-// writes only tables that changed; a mesh that is gone loses its Config.
+// writes only tables that changed; a mesh that is gone, or has no service left, loses its
+// Config (a mesh without services has none).
 type Allocator struct {
 	mgr      *manager.Manager
 	settings Settings
@@ -149,7 +150,14 @@ func (a *Allocator) Update(ctx context.Context) error {
 	}
 	who := manager.Who{Actor: actor, System: true}
 	for mesh, t := range next {
-		if old, ok := prev[mesh]; ok && Equal(old, t) {
+		old, had := prev[mesh]
+		if had && Equal(old, t) || !configs[mesh] && len(t) == 0 {
+			continue
+		}
+		if len(t) == 0 { // the mesh's last service is gone
+			if err := a.mgr.Delete(ctx, core.ConfigType, "", ConfigName(mesh), who); err != nil {
+				errs = append(errs, fmt.Errorf("delete virtual IPs of mesh %s: %w", mesh, err))
+			}
 			continue
 		}
 		doc, err := t.Encode()
@@ -182,7 +190,10 @@ func (a *Allocator) Update(ctx context.Context) error {
 // Wanted is the hostnames every existing mesh's table should hold, from the read model, as
 // Kuma's allocator collects them: each kuma.io/service of a dataplane inbound (not ignored,
 // not Kuma's serviceless port) and of a zone ingress's available services; and for each of
-// those tag sets, the names and ports of the VirtualOutbounds that select it.
+// those tag sets, the names and ports of the VirtualOutbounds that select it. A service's
+// entry also carries its inbounds' ports (the first instance's wins), so "backend.mesh:8080"
+// works as well as Kuma's "backend.mesh:80"; Kuma 2.14 adds other ports only through
+// VirtualOutbounds.
 func Wanted(view *state.State, s Settings) map[string]Want {
 	want := map[string]Want{}
 	policies := map[string][]*state.Entry{}
@@ -190,14 +201,19 @@ func Wanted(view *state.State, s Settings) map[string]Want {
 		want[m.Name] = Want{}
 		policies[m.Name] = view.List(core.VirtualOutboundType.Name, state.Filter{Mesh: m.Name})
 	}
-	add := func(mesh string, tags map[string]string) {
+	// port is the port the service's instances are reached at (an inbound's port; 0 for an
+	// ingress's services): besides Kuma's VIP port, the service answers on it at its VIP.
+	add := func(mesh string, tags map[string]string, port uint32) {
 		w, ok := want[mesh]
 		if !ok {
 			return
 		}
 		if svc := tags[resources.TagService]; svc != "" && s.ServiceVIPEnabled {
-			addOutbound(w, Entry{Type: Service, Name: svc},
-				Outbound{TagSet: map[string]string{resources.TagService: svc}, Origin: originService})
+			e := Entry{Type: Service, Name: svc}
+			addOutbound(w, e, Outbound{TagSet: map[string]string{resources.TagService: svc}, Origin: originService})
+			if port != 0 && port != s.Port {
+				addOutbound(w, e, Outbound{Port: port, TagSet: map[string]string{resources.TagService: svc}, Origin: originService})
+			}
 		}
 		for _, vo := range matching(policies[mesh], tags) {
 			spec := vo.Resource.Spec.(*core.VirtualOutbound)
@@ -219,7 +235,7 @@ func Wanted(view *state.State, s Settings) map[string]Want {
 			if in.State == core.InboundIgnored || in.Port == serviceless {
 				continue
 			}
-			add(e.Resource.Meta.Mesh, in.Tags)
+			add(e.Resource.Meta.Mesh, in.Tags, in.Port)
 		}
 	}
 	for _, e := range view.List("ZoneIngress", state.Filter{}) {
@@ -228,7 +244,7 @@ func Wanted(view *state.State, s Settings) map[string]Want {
 			continue
 		}
 		for _, as := range zi.AvailableServices {
-			add(as.Mesh, as.Tags)
+			add(as.Mesh, as.Tags, 0)
 		}
 	}
 	return want
