@@ -76,10 +76,14 @@ func cmdEvents(ctx context.Context, args []string, g globals, stdout io.Writer) 
 	}
 	if t := q.Get("type"); t != "" {
 		rt, err := c.resolveType(ctx, t)
-		if err != nil {
+		switch {
+		case err == nil:
+			q.Set("type", rt.Name)
+		case t[0] >= 'A' && t[0] <= 'Z':
+			// A type name as the log records it, for types with no REST path (Config).
+		default:
 			return err
 		}
-		q.Set("type", rt.Name)
 	}
 	now := time.Now()
 	for name, v := range map[string]string{"since": *since, "until": *until} {
