@@ -62,7 +62,7 @@ func TestCRDsMatchKuma(t *testing.T) {
 		"MeshTrafficPermission": {"meshtrafficpermissions", "Namespaced", "mtp"}, "MeshRetry": {"meshretries", "Namespaced", "mr"},
 		"MeshTimeout": {"meshtimeouts", "Namespaced", "mt"}, "MeshHTTPRoute": {"meshhttproutes", "Namespaced", "mhttpr"},
 		"MeshLoadBalancingStrategy": {"meshloadbalancingstrategies", "Namespaced", "mlbs"},
-		"MeshProxyPatch": {"meshproxypatches", "Namespaced", "mpp"},
+		"MeshProxyPatch":            {"meshproxypatches", "Namespaced", "mpp"},
 	}
 	seen := map[string]bool{}
 	for _, c := range all {
