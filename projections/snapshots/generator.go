@@ -47,8 +47,9 @@ func Generate(in Input) (map[string][]types.Resource, map[string]string, error) 
 		VirtualOutbounds: in.VirtualOutbounds,
 		BindOutbounds:    in.Client.BindOutbounds,
 	}
-	if in.Client.EmbeddedDNS { // generated only with transparent proxying
-		proxy.DNS = &generate.DNSOptions{Names: in.DNSNames}
+	if in.Client.EmbeddedDNS || in.Client.DNSPort != 0 { // generated only with transparent proxying
+		proxy.DNS = &generate.DNSOptions{Names: in.DNSNames, Embedded: in.Client.EmbeddedDNS,
+			EnvoyPort: in.Client.DNSPort, ReusePort: in.Client.ReusePort}
 	}
 	for _, p := range in.Policies[meshtrafficpermission.Descriptor.Name] {
 		if spec, ok := p.Spec.(*meshtrafficpermission.Spec); ok {

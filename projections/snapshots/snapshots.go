@@ -51,6 +51,10 @@ type Client struct {
 	// being transparently redirected.
 	EmbeddedDNS   bool
 	BindOutbounds bool
+	ReusePort     bool
+	// DNSPort is where Envoy answers the mesh's names for kuma-dp's CoreDNS
+	// (dataplane.dns.port) when kuma-dp runs without the embedded DNS; 0: nowhere.
+	DNSPort uint32
 }
 
 // Generator builds a proxy's resources and per-type versions from its inputs.
@@ -766,7 +770,7 @@ func (p *Projector) inputLocked(c Client) (Input, bool) {
 	services := slices.Clone(dp.consumes)
 	if m.tproxies[c.Name] && !c.BindOutbounds {
 		in.VirtualOutbounds = m.vipOutbounds
-		if c.EmbeddedDNS {
+		if c.EmbeddedDNS || c.DNSPort != 0 {
 			in.DNSNames = m.vipNames
 		}
 		for _, svc := range m.vipServices {

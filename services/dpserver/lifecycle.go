@@ -543,8 +543,11 @@ func versionOf(v *structpb.Value) *core.DataplaneVersion {
 }
 
 // adminPort reads dataplane.admin.port (a string in kuma-dp's metadata).
-func adminPort(s *server.Stream) uint32 {
-	v := s.Node.GetMetadata().GetFields()[metaAdminPort]
+func adminPort(s *server.Stream) uint32 { return portField(s, metaAdminPort) }
+
+// portField reads a port from the node metadata, where kuma-dp writes it as a string.
+func portField(s *server.Stream, key string) uint32 {
+	v := s.Node.GetMetadata().GetFields()[key]
 	if n, err := strconv.ParseUint(v.GetStringValue(), 10, 16); err == nil {
 		return uint32(n)
 	}

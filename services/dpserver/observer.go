@@ -36,6 +36,8 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 		GRPC:          strings.HasPrefix(s.Node.GetUserAgentName(), "gRPC"),
 		WorkDir:       s.Node.GetMetadata().GetFields()[bootstrap.MetadataWorkdir].GetStringValue(),
 		EmbeddedDNS:   hasFeature(s, bootstrap.FeatureEmbeddedDNS),
+		ReusePort:     hasFeature(s, bootstrap.FeatureReusePort),
+		DNSPort:       portField(s, bootstrap.MetadataDNSPort),
 		BindOutbounds: hasFeature(s, bootstrap.FeatureBindOutbounds),
 	})
 	return nil

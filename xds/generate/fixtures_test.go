@@ -238,7 +238,7 @@ func transparentProxy() *generate.Proxy {
 		{Address: "240.0.0.2", Port: 80, Tags: tags("kuma.io/service", "payments_ns_svc_8080")},
 		{Address: "240.0.0.3", Port: 80, Tags: tags("kuma.io/service", "web")},
 	}
-	p.DNS = &generate.DNSOptions{Names: []generate.DNSName{
+	p.DNS = &generate.DNSOptions{Embedded: true, Names: []generate.DNSName{
 		{Name: "backend.mesh", Address: "240.0.0.0"},
 		{Name: "db.mesh", Address: "240.0.0.1"},
 		{Name: "payments.ns.svc.8080.mesh", Address: "240.0.0.2"},

@@ -83,6 +83,12 @@ func goldenCases() map[string]func() (*generate.Resources, error) {
 		},
 		"transparent-proxy":           gen(transparentProxy),
 		"transparent-proxy-ipv4-only": gen(transparentProxyIPv4Only),
+		// kuma-dp with CoreDNS: Envoy's DNS filter answers the names
+		"transparent-proxy-envoy-dns": func() (*generate.Resources, error) {
+			p := transparentProxy()
+			p.DNS.Embedded, p.DNS.EnvoyPort, p.DNS.ReusePort = false, 15054, true
+			return generate.Generate(p)
+		},
 		"transparent-proxy-bind-outbounds": func() (*generate.Resources, error) {
 			p := transparentProxy()
 			p.BindOutbounds = true

@@ -15,7 +15,9 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	dnsdatav3 "github.com/envoyproxy/go-control-plane/envoy/data/dns/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	dnsfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/dns_filter/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -162,8 +164,12 @@ func (g *generator) transparentProxy() {
 			FilterChains:     []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{g.tcpProxy(SanitizeMetric(f.in), f.in, nil)}}},
 		})
 	}
-	if g.p.DNS != nil {
+	switch {
+	case g.p.DNS == nil:
+	case g.p.DNS.Embedded:
 		g.dynamicConfig()
+	case g.p.DNS.EnvoyPort != 0:
+		g.dnsListener()
 	}
 }
 
@@ -224,10 +230,54 @@ func dnsTable(p *Proxy, outbounds []outbound) DNSTable {
 	return t
 }
 
-// DNSOptions turn on the embedded-DNS table for a proxy.
+// DNSOptions say how a transparent proxy's DNS gets the mesh's names.
 type DNSOptions struct {
 	// Names are the mesh's virtual-IP names (vips.Table.Names).
 	Names []DNSName
+	// Embedded: kuma-dp serves DNS itself (feature-embedded-dns) and reads the table from
+	// the dynamic config listener.
+	Embedded bool
+	// EnvoyPort, without Embedded, is where Envoy's DNS filter answers kuma-dp's CoreDNS
+	// (dataplane.dns.port, 15054 by default); 0 generates nothing.
+	EnvoyPort uint32
+	// ReusePort is kuma-dp's feature-reuse-port.
+	ReusePort bool
+}
+
+// DNSListener is the listener of Envoy's DNS filter (kuma-dp without the embedded DNS).
+const DNSListener = "kuma:dns"
+
+// dnsListener adds Envoy's DNS filter on 127.0.0.1:<EnvoyPort>/UDP, answering the same table
+// (Kuma's DNSGenerator without feature-embedded-dns); kuma-dp's CoreDNS asks it first.
+func (g *generator) dnsListener() {
+	table := dnsTable(g.p, resolveOutbounds(g.p))
+	domains := make([]*dnsdatav3.DnsTable_DnsVirtualDomain, 0, len(table.Records))
+	for _, r := range table.Records {
+		domains = append(domains, &dnsdatav3.DnsTable_DnsVirtualDomain{
+			Name: r.Name,
+			Endpoint: &dnsdatav3.DnsTable_DnsEndpoint{EndpointConfig: &dnsdatav3.DnsTable_DnsEndpoint_AddressList{
+				AddressList: &dnsdatav3.DnsTable_AddressList{Address: r.IPs}}},
+			AnswerTtl: durationpb.New(dnsTTL * time.Second),
+		})
+	}
+	filter := &dnsfilterv3.DnsFilterConfig{
+		StatPrefix: "kuma_dns",
+		ServerConfig: &dnsfilterv3.DnsFilterConfig_ServerContextConfig{
+			ConfigSource: &dnsfilterv3.DnsFilterConfig_ServerContextConfig_InlineDnsTable{
+				InlineDnsTable: &dnsdatav3.DnsTable{VirtualDomains: domains}}},
+	}
+	addr := socketAddress("127.0.0.1", g.p.DNS.EnvoyPort)
+	addr.GetSocketAddress().Protocol = corev3.SocketAddress_UDP
+	g.b.listeners.add(&listenerv3.Listener{
+		Name:             DNSListener,
+		Address:          addr,
+		TrafficDirection: corev3.TrafficDirection_INBOUND,
+		EnableReusePort:  wrapperspb.Bool(g.p.DNS.ReusePort),
+		ListenerFilters: []*listenerv3.ListenerFilter{{
+			Name:       "envoy.filters.udp.dns_filter",
+			ConfigType: &listenerv3.ListenerFilter_TypedConfig{TypedConfig: g.pack(filter)},
+		}},
+	})
 }
 
 // dynamicConfig adds kuma-dp's dynamic configuration listener serving the DNS table.
