@@ -222,25 +222,52 @@ func TestRefetchesAfterAFailedApply(t *testing.T) {
 func TestWaitsForTheSocket(t *testing.T) {
 	e := newEnvoy(t, t.TempDir())
 	e.set("/dns", `{"ttl":30}`)
-	f := New(e.socket, 5*time.Millisecond, testLogger(t))
+	logs := &logCounter{Handler: testLogger(t).Handler(), counts: map[string]int{}}
+	f := New(e.socket, 5*time.Millisecond, slog.New(logs))
 	rec := &recorder{}
 	if err := f.Handle("/dns", rec.apply); err != nil {
 		t.Fatal(err)
 	}
 	run(t, f)
-	// A stale socket file nobody listens on, as Envoy leaves behind: still not an error.
+	const waiting = "dynamic configuration socket not served yet"
+	eventually(t, "polls before the socket exists", func() bool { return logs.count(waiting) >= 2 })
+	// A stale socket file nobody listens on, as Envoy leaves behind: not an error either.
 	ln, err := net.Listen("unix", e.socket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	_ = ln.Close()
-	if _, err := os.Stat(e.socket); err != nil {
+	n := logs.count(waiting)
+	eventually(t, "polls of a stale socket", func() bool { return logs.count(waiting) >= n+2 })
+	if err := os.Remove(e.socket); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.Remove(e.socket)
 	e.listen(t)
 	eventually(t, "the document once Envoy listens", func() bool { return len(rec.get()) == 1 })
+	if w := logs.count("dynamic configuration fetch failed"); w != 0 {
+		t.Fatalf("%d fetch failures logged while Envoy was not listening yet", w)
+	}
+}
+
+// logCounter counts log messages by text.
+type logCounter struct {
+	slog.Handler
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (l *logCounter) Handle(ctx context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.counts[r.Message]++
+	l.mu.Unlock()
+	return l.Handler.Handle(ctx, r)
+}
+
+func (l *logCounter) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts[msg]
 }
 
 func TestNotFoundAndErrorsApplyNothing(t *testing.T) {
