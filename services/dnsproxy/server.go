@@ -341,3 +341,22 @@ func (s *Server) forward(network string, req *dns.Msg) *dns.Msg {
 	resp.RecursionAvailable = true
 	return resp
 }
+
+// ListenAddresses are where the proxy must listen for the transparent proxy's DNS redirect
+// to reach it (kuma-dp's choice): iptables REDIRECT in the OUTPUT chain sends the
+// application's queries to 127.0.0.1 and ::1, so loopback suffices; with virtual networks
+// (vnet) PREROUTING redirects to the interface address, so every address is needed. IPv4
+// and IPv6 get a socket each, since one "::" socket misses IPv4 where
+// net.ipv6.bindv6only=1.
+func ListenAddresses(port uint32, dualStack, vnet bool) []string {
+	p := strconv.FormatUint(uint64(port), 10)
+	v4, v6 := "127.0.0.1", "::1"
+	if vnet {
+		v4, v6 = "0.0.0.0", "::"
+	}
+	out := []string{net.JoinHostPort(v4, p)}
+	if dualStack {
+		out = append(out, net.JoinHostPort(v6, p))
+	}
+	return out
+}

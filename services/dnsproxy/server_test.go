@@ -397,3 +397,19 @@ func TestStopsWithItsContext(t *testing.T) {
 		t.Fatal("still accepting TCP after stopping")
 	}
 }
+
+func TestListenAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		dual, vnet bool
+		want       string
+	}{
+		{false, false, "[127.0.0.1:15053]"},
+		{true, false, "[127.0.0.1:15053 [::1]:15053]"},
+		{false, true, "[0.0.0.0:15053]"},
+		{true, true, "[0.0.0.0:15053 [::]:15053]"},
+	} {
+		if got := fmt.Sprint(ListenAddresses(15053, tc.dual, tc.vnet)); got != tc.want {
+			t.Errorf("dual %v vnet %v: %s, want %s", tc.dual, tc.vnet, got, tc.want)
+		}
+	}
+}
