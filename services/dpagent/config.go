@@ -107,7 +107,7 @@ func DefaultConfig() Config {
 		DNSReadyTimeout:    15 * time.Second,
 
 		DynamicConfigRefresh: time.Second,
-		StopTimeout:        5 * time.Second,
+		StopTimeout:          5 * time.Second,
 	}
 }
 
