@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -96,6 +97,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		if len(s.upstreams) == 0 {
 			return nil, fmt.Errorf("dns proxy: no nameserver in %s", cfg.ResolvConf)
+		}
+	}
+	for _, up := range s.upstreams {
+		if slices.Contains(cfg.Addresses, up) {
+			return nil, fmt.Errorf("dns proxy: upstream %s is the proxy itself", up)
 		}
 	}
 	s.table.Store(&table{names: map[string]*entry{}})

@@ -365,6 +365,12 @@ func TestUpstreamsFromResolvConf(t *testing.T) {
 	}
 }
 
+func TestRefusesItselfAsUpstream(t *testing.T) {
+	if _, err := New(Config{Addresses: []string{"127.0.0.1:15053"}, Upstreams: []string{"127.0.0.1:15053"}}, testLogger(t)); err == nil {
+		t.Fatal("accepted itself as its upstream")
+	}
+}
+
 func TestStartFailsOnABusyPort(t *testing.T) {
 	first := startProxy(t, Config{Upstreams: []string{"127.0.0.1:53"}})
 	s, err := New(Config{Addresses: first.Addrs(), Upstreams: []string{"127.0.0.1:53"}}, testLogger(t))
