@@ -60,12 +60,11 @@ type Server struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 
-	mu      sync.Mutex
-	servers []*dns.Server
-	addrs   []string
-	ctx     context.Context // cancelled by Stop or the Start ctx; bounds upstream exchanges
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu     sync.Mutex
+	addrs  []string
+	ctx    context.Context // cancelled by Stop or the Start ctx; bounds upstream exchanges
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New checks cfg and finds the upstream resolvers; Start serves.
@@ -132,23 +131,27 @@ func (s *Server) Start(ctx context.Context) error {
 			&dns.Server{Listener: ln, Handler: s})
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
-	s.servers, s.addrs, s.done = servers, addrs, make(chan struct{})
+	s.addrs, s.done = addrs, make(chan struct{})
 
 	var wg sync.WaitGroup
-	started := make(chan struct{}, len(servers))
-	for _, srv := range servers {
-		srv.NotifyStartedFunc = func() { started <- struct{}{} }
+	up := make([]chan struct{}, len(servers))
+	for i, srv := range servers {
+		up[i] = make(chan struct{})
+		// Serving, or gone without serving: either way Shutdown may be called after it.
+		settled := sync.OnceFunc(func() { close(up[i]) })
+		srv.NotifyStartedFunc = settled
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer settled()
 			if err := srv.ActivateAndServe(); err != nil && s.ctx.Err() == nil {
 				s.log.Error("DNS proxy listener failed", "err", err.Error())
 			}
 		}()
 	}
 	// Shutdown before a server has started is refused, so wait for all of them.
-	for range servers {
-		<-started
+	for _, ch := range up {
+		<-ch
 	}
 	go func() {
 		defer close(s.done)
