@@ -135,16 +135,19 @@ func (s *Server) Start(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	up := make([]chan struct{}, len(servers))
+	var serving atomic.Int32
+	errs := make(chan error, len(servers))
 	for i, srv := range servers {
 		up[i] = make(chan struct{})
 		// Serving, or gone without serving: either way Shutdown may be called after it.
 		settled := sync.OnceFunc(func() { close(up[i]) })
-		srv.NotifyStartedFunc = settled
+		srv.NotifyStartedFunc = func() { serving.Add(1); settled() }
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer settled()
 			if err := srv.ActivateAndServe(); err != nil && s.ctx.Err() == nil {
+				errs <- err
 				s.log.Error("DNS proxy listener failed", "err", err.Error())
 			}
 		}()
@@ -163,6 +166,16 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
+	if int(serving.Load()) != len(servers) {
+		s.cancel()
+		<-s.done // every serving goroutine has returned, so errs holds all it will
+		err := ctx.Err()
+		select {
+		case err = <-errs:
+		default:
+		}
+		return fmt.Errorf("dns proxy: a listener stopped before serving: %w", err)
+	}
 	s.log.Info("DNS proxy listening", "addresses", addrs, "upstreams", s.upstreams)
 	return nil
 }
