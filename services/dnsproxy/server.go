@@ -10,6 +10,7 @@
 package dnsproxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -169,7 +170,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if int(serving.Load()) != len(servers) {
 		s.cancel()
 		<-s.done // every serving goroutine has returned, so errs holds all it will
-		err := ctx.Err()
+		err := cmp.Or(ctx.Err(), errors.New("cancelled"))
 		select {
 		case err = <-errs:
 		default:
