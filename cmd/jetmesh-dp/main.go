@@ -39,6 +39,14 @@ Indirect lifecycle: the Dataplane already exists in the control plane:
   jetmesh-dp run --cp-address https://127.0.0.1:5678 --ca-cert-file ca.pem \
     --name backend-1 --mesh default --dataplane-token-file /tmp/backend-1-token
 
+DNS: for a Dataplane with transparent proxying (networking.transparentProxying; always in
+the indirect lifecycle) it runs an embedded DNS proxy on 127.0.0.1:15053 (and [::1]:15053),
+where the transparent proxy redirects DNS. Mesh names (backend.mesh, its RFC 1123 form,
+MeshService hostnames) resolve to their virtual IPs from the table the control plane serves
+through Envoy; other names under .mesh get NXDOMAIN; everything else goes to the resolvers
+in /etc/resolv.conf. /ready waits for the first table (up to 15s). --dns-enabled=false or
+--dns-proxy-port 0 turns it off. See docs/dns.md.
+
 SIGINT/SIGTERM drains Envoy (health checks fail, --drain-time), then stops it; a second signal
 skips the wait. SIGUSR2 drains inbound listeners without stopping.
 
@@ -124,7 +132,7 @@ func printRunUsage(w io.Writer) {
 	}
 	fmt.Fprint(w, "\nEnvironment variables without a flag:\n")
 	for _, s := range envOnly {
-		fmt.Fprintf(w, "  %-60s %s\n", s.Env, s.Usage)
+		fmt.Fprintf(w, "  %-62s %s\n", s.Env, s.Usage)
 	}
 }
 

@@ -42,7 +42,7 @@ func runCmd(args ...string) (int, string, string) {
 
 func TestHelpAndVersion(t *testing.T) {
 	code, out, _ := runCmd("--help")
-	if code != 0 || !strings.Contains(out, "kuma-dp") || !strings.Contains(out, "--dataplane-var") {
+	if code != 0 || !strings.Contains(out, "kuma-dp") || !strings.Contains(out, "--dataplane-var") || !strings.Contains(out, "embedded DNS proxy") {
 		t.Errorf("help: %d %q", code, out)
 	}
 	code, out, _ = runCmd("version")
@@ -50,7 +50,8 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("version: %d %q", code, out)
 	}
 	code, _, errOut := runCmd("run", "--help")
-	for _, want := range []string{"--cp-address", "[KUMA_CONTROL_PLANE_URL]", "--dataplane-file, -d", "KUMA_READINESS_PORT"} {
+	for _, want := range []string{"--cp-address", "[KUMA_CONTROL_PLANE_URL]", "--dataplane-file, -d", "KUMA_READINESS_PORT",
+		"--dns-enabled", "--dns-proxy-port", "[KUMA_DNS_PROXY_PORT]", "JETMESH_DNS_MESH_DOMAIN", "KUMA_DATAPLANE_RUNTIME_DYNAMIC_CONFIGURATION_REFRESH_INTERVAL"} {
 		if code != 0 || !strings.Contains(errOut, want) {
 			t.Errorf("run --help: %d, missing %q in\n%s", code, want, errOut)
 		}
@@ -99,7 +100,7 @@ func TestSIGTERMToTheProcess(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "run", "--cp-address", cp, "--ca-cert-file", caFile, "--binary-path", fake,
 		"--name", "dp-1", "--mesh", "default", "--work-dir", dir, "--drain-time", "50ms", "--log-level", "off")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "FAKE_ENVOY_RECORD="+record, "FAKE_ENVOY_EXIT_CODE=5",
-		fmt.Sprintf("KUMA_READINESS_PORT=%d", freePort(t)))
+		fmt.Sprintf("KUMA_READINESS_PORT=%d", freePort(t)), fmt.Sprintf("KUMA_DNS_PROXY_PORT=%d", freePort(t)))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -46,7 +46,7 @@ func TestAdminOverUnixSocket(t *testing.T) {
 	}
 
 	port := freePort(t)
-	ready, err := startReadiness("127.0.0.1", port, admin, true, testLogger(t))
+	ready, err := startReadiness("127.0.0.1", port, admin, true, nil, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestAdminOverUnixSocket(t *testing.T) {
 	if code, body := getReady(t, port); code != http.StatusServiceUnavailable || body != "TERMINATING" {
 		t.Errorf("terminating /ready: %d %q", code, body)
 	}
-	if _, err := startReadiness("127.0.0.1", port, admin, true, testLogger(t)); err == nil {
+	if _, err := startReadiness("127.0.0.1", port, admin, true, nil, testLogger(t)); err == nil {
 		t.Error("a busy readiness port should fail the start")
 	}
 	tr := &http.Transport{}

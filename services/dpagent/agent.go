@@ -96,7 +96,12 @@ func (a *Agent) Run(ctx context.Context, signals <-chan os.Signal) error {
 		addr = adminAddress{Host: bootstrap.DefaultAdminAddress, Port: c.AdminPort}
 	}
 	a.log.Info("bootstrap configuration saved", "file", configPath, "admin", addr.String())
-	return a.runEnvoy(ctx, &c, binary, configPath, addr, signals)
+	dns, err := a.startDNS(ctx, &c, res, workdir)
+	if err != nil {
+		return err
+	}
+	defer dns.stop()
+	return a.runEnvoy(ctx, &c, binary, configPath, addr, dns.ready(), signals)
 }
 
 // request is what kuma-dp would send for this configuration.
@@ -108,7 +113,7 @@ func (a *Agent) request(c *Config, res *Resource, envoy bootstrap.EnvoyVersion, 
 		DynamicMetadata: map[string]string{},
 		DNSPort:         c.EnvoyDNSPort, ReadinessPort: c.ReadinessPort,
 		OperatingSystem: runtime.GOOS,
-		Features:        c.features(),
+		Features:        c.features(res),
 		Resources:       bootstrap.ProxyResources{MaxHeapSizeBytes: c.MaxMemoryBytes},
 		Workdir:         workdir,
 		MetricsResources: bootstrap.MetricsResources{
@@ -130,8 +135,10 @@ func (a *Agent) request(c *Config, res *Resource, envoy bootstrap.EnvoyVersion, 
 }
 
 // features are those of kuma-dp's that this agent honours; the ones that need kuma-dp side
-// services (access-log and OpenTelemetry pipes, embedded DNS) are not announced.
-func (c *Config) features() []string {
+// services it lacks (access-log and OpenTelemetry pipes) are not announced. The embedded
+// DNS feature asks the control plane for the DNS table on the dynamic-configuration
+// socket instead of an Envoy DNS listener; it is announced only when the proxy will run.
+func (c *Config) features(res *Resource) []string {
 	var f []string
 	add := func(on bool, name string) {
 		if on {
@@ -143,6 +150,8 @@ func (c *Config) features() []string {
 	add(c.UnifiedResourceNaming, bootstrap.FeatureUnifiedResourceNaming)
 	add(c.StrictInboundPorts, bootstrap.FeatureStrictInboundPorts)
 	add(c.ReusePort, bootstrap.FeatureReusePort)
+	dnsAddrs, _ := c.dnsProxyAddresses(res)
+	add(dnsAddrs != nil, bootstrap.FeatureEmbeddedDNS)
 	return f
 }
 
@@ -183,7 +192,8 @@ func (a *Agent) fetch(ctx context.Context, c *Config, req bootstrap.Request, sig
 }
 
 // runEnvoy starts the readiness reporter and Envoy and supervises Envoy until it exits.
-func (a *Agent) runEnvoy(ctx context.Context, c *Config, binary, configPath string, addr adminAddress, signals <-chan os.Signal) error {
+// /ready waits for dnsReady (when not nil) up to c.DNSReadyTimeout.
+func (a *Agent) runEnvoy(ctx context.Context, c *Config, binary, configPath string, addr adminAddress, dnsReady <-chan struct{}, signals <-chan os.Signal) error {
 	admin := newAdminClient(addr)
 	var ready *readiness
 	if c.ReadinessPort != 0 {
@@ -192,7 +202,7 @@ func (a *Agent) runEnvoy(ctx context.Context, c *Config, binary, configPath stri
 			host = bootstrap.DefaultAdminAddress
 		}
 		var err error
-		if ready, err = startReadiness(host, c.ReadinessPort, admin, addr.SocketPath != "", a.log); err != nil {
+		if ready, err = startReadiness(host, c.ReadinessPort, admin, addr.SocketPath != "", dnsGate(dnsReady, c.DNSReadyTimeout), a.log); err != nil {
 			return fmt.Errorf("readiness reporter (KUMA_READINESS_PORT): %w", err)
 		}
 		defer func() {

@@ -43,6 +43,8 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	e.cfg.Resource = seedTemplate
 	e.cfg.ResourceVars = map[string]string{"name": "dp-1", "address": "127.0.0.1"}
 	e.cfg.ReadinessPort = freePort(t)
+	// The indirect lifecycle runs the DNS proxy: keep it off the well-known port.
+	e.cfg.DNSProxyPort = freePort(t)
 	e.cfg.DrainTime = time.Minute
 	e.cfg.StopTimeout = 10 * time.Second
 	return e

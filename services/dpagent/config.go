@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -61,6 +62,24 @@ type Config struct {
 	EnvoyDNSPort                uint32
 	MaxMemoryBytes              uint64
 
+	// DNSEnabled runs the embedded DNS proxy for Dataplanes with transparent proxying.
+	DNSEnabled bool
+	// DNSProxyPort is the embedded DNS proxy's port (kuma-dp: KUMA_DNS_PROXY_PORT, default 0
+	// there because kuma-dp falls back to CoreDNS; jetmesh-dp has no CoreDNS, so 15053,
+	// where the transparent proxy redirects DNS by default). 0 runs no DNS proxy.
+	DNSProxyPort uint32
+	// DNSUpstreams are comma-separated resolvers (host:port) for names outside the mesh;
+	// empty uses /etc/resolv.conf.
+	DNSUpstreams string
+	// DNSMeshDomain is the domain whose unknown names get NXDOMAIN; "-" forwards them.
+	DNSMeshDomain string
+	// DNSReadyTimeout is how long /ready waits for the first DNS table before giving up
+	// on it (kuma-dp: 15s), so a misconfigured control plane does not block deploys.
+	DNSReadyTimeout time.Duration
+	// DynamicConfigRefresh is how often the control plane's dynamic configuration (the DNS
+	// table) is polled through Envoy.
+	DynamicConfigRefresh time.Duration
+
 	// StopTimeout is how long Envoy gets to exit after SIGTERM before SIGKILL (kuma-dp: 5s).
 	StopTimeout time.Duration
 }
@@ -82,7 +101,13 @@ func DefaultConfig() Config {
 		ReusePort:          true,
 		IPv6Enabled:        true,
 		EnvoyDNSPort:       15054,
-		StopTimeout:        5 * time.Second,
+		DNSEnabled:         true,
+		DNSProxyPort:       15053,
+		DNSMeshDomain:      "mesh",
+		DNSReadyTimeout:    15 * time.Second,
+
+		DynamicConfigRefresh: time.Second,
+		StopTimeout:          5 * time.Second,
 	}
 }
 
@@ -133,6 +158,17 @@ func (c *Config) Validate() error {
 	}
 	if c.StopTimeout <= 0 {
 		bad("the stop timeout must be positive")
+	}
+	if c.DNSProxyPort > 65535 || c.EnvoyDNSPort > 65535 {
+		bad("--dns-proxy-port and --dns-envoy-port must be in [0, 65535]")
+	}
+	for _, u := range c.dnsUpstreams() {
+		if _, port, err := net.SplitHostPort(u); err != nil || port == "" {
+			bad("JETMESH_DNS_UPSTREAMS %q: want host:port, e.g. 10.0.0.2:53", u)
+		}
+	}
+	if c.DynamicConfigRefresh <= 0 {
+		bad("KUMA_DATAPLANE_RUNTIME_DYNAMIC_CONFIGURATION_REFRESH_INTERVAL must be positive")
 	}
 	return errors.Join(errs...)
 }
@@ -203,7 +239,12 @@ func Settings() []Setting {
 		{Env: "KUMA_DATAPLANE_RUNTIME_REUSE_PORT_ENABLED", Usage: "announce SO_REUSEPORT listeners (default true)", value: func(c *Config) flag.Value { return (*boolValue)(&c.ReusePort) }},
 		{Env: "KUMA_DATAPLANE_RUNTIME_IPV6_ENABLED", Usage: "allow IPv6 when the host has it (default true)", value: func(c *Config) flag.Value { return (*boolValue)(&c.IPv6Enabled) }},
 		{Env: "KUMA_DATAPLANE_RUNTIME_DYNAMIC_SYSTEM_CA_PATH", Usage: "OS CA bundle (default: the first one found)", value: func(c *Config) flag.Value { return (*stringValue)(&c.SystemCaPath) }},
-		{Env: "KUMA_DNS_ENVOY_DNS_PORT", Usage: "Envoy's DNS port announced to the control plane (default 15054)", value: func(c *Config) flag.Value { return (*uint32Value)(&c.EnvoyDNSPort) }},
+		{Flag: "dns-enabled", Env: "KUMA_DNS_ENABLED", Usage: "run the embedded DNS proxy when the Dataplane uses transparent proxying (default true)", value: func(c *Config) flag.Value { return (*boolValue)(&c.DNSEnabled) }},
+		{Flag: "dns-proxy-port", Env: "KUMA_DNS_PROXY_PORT", Usage: "port of the embedded DNS proxy, where the transparent proxy redirects DNS (default 15053; 0: no DNS proxy)", value: func(c *Config) flag.Value { return (*uint32Value)(&c.DNSProxyPort) }},
+		{Flag: "dns-envoy-port", Env: "KUMA_DNS_ENVOY_DNS_PORT", Usage: "Envoy's DNS port announced to the control plane as dnsPort (default 15054)", value: func(c *Config) flag.Value { return (*uint32Value)(&c.EnvoyDNSPort) }},
+		{Env: "JETMESH_DNS_UPSTREAMS", Usage: "resolvers (host:port, comma-separated) for names outside the mesh (default: the nameservers in /etc/resolv.conf)", value: func(c *Config) flag.Value { return (*stringValue)(&c.DNSUpstreams) }},
+		{Env: "JETMESH_DNS_MESH_DOMAIN", Usage: "domain whose names not in the table get NXDOMAIN (default mesh; - forwards them upstream as kuma-dp does)", value: func(c *Config) flag.Value { return (*stringValue)(&c.DNSMeshDomain) }},
+		{Env: "KUMA_DATAPLANE_RUNTIME_DYNAMIC_CONFIGURATION_REFRESH_INTERVAL", Usage: "how often the control plane's dynamic configuration (the DNS table) is polled through Envoy (default 1s)", value: func(c *Config) flag.Value { return (*durationValue)(&c.DynamicConfigRefresh) }},
 		{Env: "KUMA_DATAPLANE_RESOURCES_MAX_MEMORY_BYTES", Usage: "memory limit announced to the control plane (default 0: unknown)", value: func(c *Config) flag.Value { return (*uint64Value)(&c.MaxMemoryBytes) }},
 	}
 }

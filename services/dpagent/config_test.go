@@ -2,9 +2,11 @@ package dpagent
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +21,109 @@ func TestDefaultsMatchKumaDP(t *testing.T) {
 		!c.StrictInboundPorts || !c.ReusePort || !c.IPv6Enabled || c.StopTimeout != 5*time.Second || c.AdminPort != 9901 {
 		t.Errorf("defaults drifted: %+v", c)
 	}
+	if !c.DNSEnabled || c.DynamicConfigRefresh != time.Second {
+		t.Errorf("DNS defaults drifted: %+v", c)
+	}
+	// Deliberately not kuma-dp's 0 (which means "run CoreDNS"): jetmesh-dp has no CoreDNS,
+	// so the embedded proxy takes the port the transparent proxy redirects DNS to.
+	if c.DNSProxyPort != 15053 || c.DNSMeshDomain != "mesh" || c.DNSReadyTimeout != 15*time.Second {
+		t.Errorf("jetmesh DNS defaults drifted: %+v", c)
+	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("defaults do not validate: %v", err)
+	}
+}
+
+func TestDNSSettings(t *testing.T) {
+	env := map[string]string{
+		"KUMA_DNS_ENABLED":        "false",
+		"KUMA_DNS_PROXY_PORT":     "5353",
+		"KUMA_DNS_ENVOY_DNS_PORT": "5354",
+		"JETMESH_DNS_UPSTREAMS":   "10.0.0.2:53, [fd00::2]:53",
+		"JETMESH_DNS_MESH_DOMAIN": "-",
+		"KUMA_DATAPLANE_RUNTIME_DYNAMIC_CONFIGURATION_REFRESH_INTERVAL": "250ms",
+	}
+	c := DefaultConfig()
+	if err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.DNSEnabled || c.DNSProxyPort != 5353 || c.EnvoyDNSPort != 5354 || c.DNSMeshDomain != "-" ||
+		c.DynamicConfigRefresh != 250*time.Millisecond || strings.Join(c.dnsUpstreams(), " ") != "10.0.0.2:53 [fd00::2]:53" {
+		t.Errorf("config %+v", c)
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--dns-enabled", "--dns-proxy-port", "15053", "--dns-envoy-port=15054"}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.DNSEnabled || c.DNSProxyPort != 15053 || c.EnvoyDNSPort != 15054 {
+		t.Errorf("flags did not win: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"--dns-proxy-port":      func(c *Config) { c.DNSProxyPort = 70000 },
+		"JETMESH_DNS_UPSTREAMS": func(c *Config) { c.DNSUpstreams = "10.0.0.2" },
+		"REFRESH_INTERVAL":      func(c *Config) { c.DynamicConfigRefresh = 0 },
+	} {
+		bad := c
+		mutate(&bad)
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// Where the DNS proxy listens, and whether at all, follows the proxy and its resource.
+func TestDNSProxyAddresses(t *testing.T) {
+	tp := &Resource{TransparentProxying: true, IPFamilyMode: "IPv4"}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		res    *Resource
+		want   string
+	}{
+		{"transparent IPv4", func(*Config) {}, tp, "[127.0.0.1:15053]"},
+		{"indirect lifecycle", func(c *Config) { c.IPv6Enabled = false }, nil, "[127.0.0.1:15053]"},
+		{"no transparent proxying", func(*Config) {}, &Resource{}, "[]"},
+		{"DNS off", func(c *Config) { c.DNSEnabled = false }, tp, "[]"},
+		{"port 0", func(c *Config) { c.DNSProxyPort = 0 }, tp, "[]"},
+		{"zone ingress", func(c *Config) { c.ProxyType = "ingress" }, nil, "[]"},
+		{"zone egress", func(c *Config) { c.ProxyType = "egress" }, nil, "[]"},
+	} {
+		c := DefaultConfig()
+		tc.mutate(&c)
+		addrs, reason := c.dnsProxyAddresses(tc.res)
+		if got := fmt.Sprint(addrs); got != tc.want || (addrs == nil) != (reason != "") {
+			t.Errorf("%s: %s (%q), want %s", tc.name, got, reason, tc.want)
+		}
+		if has := slices.Contains(c.features(tc.res), "feature-embedded-dns"); has != (addrs != nil) {
+			t.Errorf("%s: feature-embedded-dns announced %v, proxy runs %v", tc.name, has, addrs != nil)
+		}
+	}
+	if hasLoopbackIPv6() {
+		c := DefaultConfig()
+		if addrs, _ := c.dnsProxyAddresses(&Resource{TransparentProxying: true, IPFamilyMode: "DualStack"}); fmt.Sprint(addrs) != "[127.0.0.1:15053 [::1]:15053]" {
+			t.Errorf("dual stack: %v", addrs)
+		}
+	}
+}
+
+func TestTransparentProxyingFromTheResource(t *testing.T) {
+	tpl := seedTemplate + "  transparentProxying:\n    redirectPortInbound: 15006\n    redirectPortOutbound: 15001\n    ipFamilyMode: IPv4\n"
+	c := DefaultConfig()
+	c.Resource, c.ResourceVars = tpl, map[string]string{"name": "a", "address": "10.0.0.1"}
+	r, err := LoadResource(&c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.TransparentProxying || r.IPFamilyMode != "IPv4" {
+		t.Errorf("resource %+v", r)
+	}
+	c.Resource = seedTemplate
+	if r, err := LoadResource(&c, nil); err != nil || r.TransparentProxying {
+		t.Errorf("seed without transparentProxying: %+v %v", r, err)
 	}
 }
 

@@ -12,23 +12,64 @@ import (
 )
 
 // readiness serves kuma-dp's /ready on loopback: "TERMINATING" (503) once shutdown has begun,
-// otherwise Envoy's own /ready when the admin is on a unix socket, else "READY". The control
-// plane routes the proxy's public /ready to it (dataplane.readinessReporter.port).
+// "NOT_READY" (503) while the embedded DNS proxy waits for its first table, otherwise
+// Envoy's own /ready when the admin is on a unix socket, else "READY". The control plane
+// routes the proxy's public /ready to it (dataplane.readinessReporter.port).
 type readiness struct {
 	admin       *adminClient
 	proxyAdmin  bool
+	dns         *gate
 	terminating atomic.Bool
 	srv         *http.Server
 	done        chan struct{}
 }
 
+// gate holds /ready until open is closed, but not past deadline: mesh names must resolve
+// before the application starts, yet a control plane that never sends a DNS table must
+// not keep the proxy unready forever (kuma-dp gives up after 15s too).
+type gate struct {
+	open     <-chan struct{}
+	deadline time.Time
+	bypassed atomic.Bool
+	log      *slog.Logger
+}
+
+// dnsGate is nil (no gate) when there is no DNS proxy.
+func dnsGate(open <-chan struct{}, timeout time.Duration) *gate {
+	if open == nil {
+		return nil
+	}
+	return &gate{open: open, deadline: time.Now().Add(timeout)}
+}
+
+func (g *gate) passes() bool {
+	if g == nil || g.bypassed.Load() {
+		return true
+	}
+	select {
+	case <-g.open:
+		return true
+	default:
+	}
+	if time.Now().Before(g.deadline) {
+		return false
+	}
+	if g.bypassed.CompareAndSwap(false, true) {
+		g.log.Warn("no DNS table from the control plane in time; reporting ready without it")
+	}
+	return true
+}
+
 // startReadiness listens before returning, so a busy port fails the start.
-func startReadiness(host string, port uint32, admin *adminClient, proxyAdmin bool, log *slog.Logger) (*readiness, error) {
+func startReadiness(host string, port uint32, admin *adminClient, proxyAdmin bool, dns *gate, log *slog.Logger) (*readiness, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10)))
 	if err != nil {
 		return nil, err
 	}
-	r := &readiness{admin: admin, proxyAdmin: proxyAdmin, done: make(chan struct{})}
+	if dns != nil {
+		dns.log = log
+	}
+	r := &readiness{admin: admin, proxyAdmin: proxyAdmin, dns: dns, done: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ready", r.serveReady)
 	r.srv = &http.Server{
@@ -54,6 +95,10 @@ func (r *readiness) setTerminating() { r.terminating.Store(true) }
 func (r *readiness) serveReady(w http.ResponseWriter, req *http.Request) {
 	if r.terminating.Load() {
 		writeState(w, "TERMINATING", http.StatusServiceUnavailable)
+		return
+	}
+	if !r.dns.passes() {
+		writeState(w, "NOT_READY", http.StatusServiceUnavailable)
 		return
 	}
 	if r.proxyAdmin {

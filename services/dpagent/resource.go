@@ -19,6 +19,11 @@ type Resource struct {
 	Name string
 	// JSON is the rendered resource as JSON, sent as the request's dataplaneResource.
 	JSON []byte
+	// TransparentProxying tells whether a Dataplane redirects its outbound traffic
+	// (networking.transparentProxying.redirectPortOutbound), and so its DNS.
+	TransparentProxying bool
+	// IPFamilyMode is networking.transparentProxying.ipFamilyMode (DualStack or IPv4).
+	IPFamilyMode string
 }
 
 var resourceTypes = map[string]string{
@@ -98,5 +103,17 @@ func parseResource(rendered []byte, proxyType string) (*Resource, error) {
 	if r.JSON, err = json.Marshal(obj); err != nil {
 		return nil, err
 	}
+	r.TransparentProxying, r.IPFamilyMode = transparentProxying(obj)
 	return r, nil
+}
+
+func transparentProxying(obj map[string]any) (bool, string) {
+	networking, _ := obj["networking"].(map[string]any)
+	tp, _ := networking["transparentProxying"].(map[string]any)
+	if tp == nil {
+		return false, ""
+	}
+	port, _ := tp["redirectPortOutbound"].(float64)
+	mode, _ := tp["ipFamilyMode"].(string)
+	return port != 0, mode
 }
