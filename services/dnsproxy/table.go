@@ -9,26 +9,19 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/jetmesh/jetmesh/xds/dpapi"
 )
 
 // Path is where the control plane serves the DNS table on the dynamic-configuration
 // socket (Kuma 2.14's pkg/dns/dpapi PATH).
-const Path = "/dns"
+const Path = dpapi.DNSPath
 
-// Record is one name of the table and the virtual IPs it resolves to. The control plane
-// sends IPv4 addresses for A queries and IPv6 ones (often IPv4-mapped, ::ffff:f000:1) for
-// AAAA queries.
-type Record struct {
-	Name string   `json:"name"`
-	IPs  []string `json:"ips"`
-}
+// Record is one name of the table and the virtual IPs it resolves to.
+type Record = dpapi.DNSRecord
 
 // Table is the JSON document the control plane serves at Path (Kuma's dpapi.DNSProxyConfig).
-type Table struct {
-	Records     []Record          `json:"records"`
-	TTL         int               `json:"ttl"`
-	ExtraLabels map[string]string `json:"extraLabels,omitempty"`
-}
+type Table = dpapi.DNSTable
 
 // entry is what a name resolves to; answers are built per query so they carry the name
 // exactly as the client spelled it (resolvers using 0x20 case randomisation check that).

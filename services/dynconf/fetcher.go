@@ -15,19 +15,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jetmesh/jetmesh/xds/dpapi"
 )
 
 // SocketPath is where the control plane puts the dynamic configuration listener for an
 // agent whose work directory is workdir (Kuma's MeshMetricsDynamicConfigurationSocketName:
 // the path cut to 98 bytes, to stay under the unix socket limit, plus ".sock").
-func SocketPath(workdir string) string {
-	p := filepath.Join(workdir, "kuma-mesh-metric-config")
-	return p[:min(len(p), 98)] + ".sock"
-}
+func SocketPath(workdir string) string { return dpapi.SocketPath(workdir) }
 
 // HandlerFunc applies a changed document; an error makes the fetcher ask again with no
 // If-None-Match, so the same document is offered until it is applied.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/xds/dpapi"
 )
 
 // Transparent proxying (Kuma's TransparentProxyGenerator, DNSGenerator and dynconf, legacy
@@ -54,8 +54,6 @@ const (
 	inPassthroughIPv6       = "::6"
 	// DynamicConfigListener is kuma-dp's dynamic configuration listener.
 	DynamicConfigListener = "_kuma:dynamicconfig"
-	// DNSConfigPath is where kuma-dp's embedded DNS reads its table.
-	DNSConfigPath = "/dns"
 	// dnsTTL is Kuma's TTL of virtual-IP answers (kumahq/kuma#13353).
 	dnsTTL = 30
 	// passthroughConnectTimeout is Kuma's default cluster connect timeout.
@@ -190,28 +188,15 @@ func originalDstCluster(name, bind string) *clusterv3.Cluster {
 	return c
 }
 
-// DNSTable is what kuma-dp's embedded DNS serves (Kuma's dpapi.DNSProxyConfig).
-type DNSTable struct {
-	Records     []DNSRecord       `json:"records"`
-	TTL         int               `json:"ttl"`
-	ExtraLabels map[string]string `json:"extraLabels,omitempty"`
-}
-
-// DNSRecord is one name and its addresses.
-type DNSRecord struct {
-	Name string   `json:"name"`
-	IPs  []string `json:"ips"`
-}
-
 // dnsTable is the proxy's table: the names of the virtual IPs it has an outbound on (a name
 // without one would resolve to an address nothing listens for), each with its IPv4 address
 // and, on dual stack, the IPv4-mapped IPv6 form; sorted by name.
-func dnsTable(p *Proxy, outbounds []outbound) DNSTable {
+func dnsTable(p *Proxy, outbounds []outbound) dpapi.DNSTable {
 	listening := map[string]bool{}
 	for _, o := range outbounds {
 		listening[o.address] = true
 	}
-	t := DNSTable{Records: []DNSRecord{}, TTL: dnsTTL, ExtraLabels: map[string]string{"mesh": p.Mesh.Name}}
+	t := dpapi.DNSTable{Records: []dpapi.DNSRecord{}, TTL: dnsTTL, ExtraLabels: map[string]string{"mesh": p.Mesh.Name}}
 	if z := p.Dataplane.Meta.Labels[resources.LabelZone]; z != "" {
 		t.ExtraLabels["kuma_io_zone"] = z
 	}
@@ -224,9 +209,9 @@ func dnsTable(p *Proxy, outbounds []outbound) DNSTable {
 			b := a.As4()
 			ips = append(ips, fmt.Sprintf("::ffff:%x:%x", uint16(b[0])<<8|uint16(b[1]), uint16(b[2])<<8|uint16(b[3])))
 		}
-		t.Records = append(t.Records, DNSRecord{Name: n.Name, IPs: ips})
+		t.Records = append(t.Records, dpapi.DNSRecord{Name: n.Name, IPs: ips})
 	}
-	slices.SortFunc(t.Records, func(a, b DNSRecord) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(t.Records, func(a, b dpapi.DNSRecord) int { return strings.Compare(a.Name, b.Name) })
 	return t
 }
 
@@ -296,7 +281,7 @@ func (g *generator) dynamicConfig() {
 			Domains: []string{"*"},
 			Routes: []*routev3.Route{{
 				Match: &routev3.RouteMatch{
-					PathSpecifier: &routev3.RouteMatch_Path{Path: DNSConfigPath},
+					PathSpecifier: &routev3.RouteMatch_Path{Path: dpapi.DNSPath},
 					Headers: []*routev3.HeaderMatcher{{
 						Name: "If-None-Match",
 						HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
@@ -305,8 +290,8 @@ func (g *generator) dynamicConfig() {
 				},
 				Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 304}},
 			}, {
-				Name:  DynamicConfigListener + ":" + DNSConfigPath,
-				Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: DNSConfigPath}},
+				Name:  DynamicConfigListener + ":" + dpapi.DNSPath,
+				Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: dpapi.DNSPath}},
 				ResponseHeadersToAdd: []*corev3.HeaderValueOption{{
 					Header: &corev3.HeaderValue{Key: "Etag", Value: etag},
 				}},
@@ -326,17 +311,10 @@ func (g *generator) dynamicConfig() {
 	g.b.listeners.add(&listenerv3.Listener{
 		Name: DynamicConfigListener,
 		Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{
-			Path: DynamicConfigSocket(g.p.Admin.WorkDir)}}},
+			Path: dpapi.SocketPath(g.p.Admin.WorkDir)}}},
 		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
 			Name:       wellknown.HTTPConnectionManager,
 			ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: g.pack(hcm)},
 		}}}},
 	})
-}
-
-// DynamicConfigSocket is the pipe kuma-dp reads its dynamic configuration from, in its work
-// directory: Kuma trims the path to 98 bytes before ".sock" (unix socket path limits).
-func DynamicConfigSocket(workDir string) string {
-	p := filepath.Join(workDir, "kuma-mesh-metric-config")
-	return p[:min(len(p), 98)] + ".sock"
 }
