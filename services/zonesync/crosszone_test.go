@@ -1,24 +1,12 @@
 package zonesync_test
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 )
@@ -33,59 +21,7 @@ func endpointsOf(t *testing.T, cp *cptest.CP, nodeID, cluster string, cond func(
 // endpointsOfProxy is endpointsOf for a zone proxy of the given type ("ingress", "egress").
 func endpointsOfProxy(t *testing.T, cp *cptest.CP, nodeID, proxyType, cluster string, cond func([]string) bool) []string {
 	t.Helper()
-	node := &corev3.Node{Id: nodeID}
-	if proxyType != "" {
-		md, err := structpb.NewStruct(map[string]any{"dataplane.proxyType": proxyType})
-		if err != nil {
-			t.Fatal(err)
-		}
-		node.Metadata = md
-	}
-	pem, err := os.ReadFile(cp.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNames: []string{cluster}}
-	var last []string
-	for {
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("EDS for %s: %v (last: %v)", cluster, err, last)
-		}
-		last = nil
-		for _, a := range resp.GetResources() {
-			var cla endpointv3.ClusterLoadAssignment
-			if err := a.UnmarshalTo(&cla); err != nil {
-				t.Fatal(err)
-			}
-			for _, l := range cla.GetEndpoints() {
-				for _, e := range l.GetLbEndpoints() {
-					sa := e.GetEndpoint().GetAddress().GetSocketAddress()
-					last = append(last, fmt.Sprintf("%s:%d %d", sa.GetAddress(), sa.GetPortValue(), e.GetLoadBalancingWeight().GetValue()))
-				}
-			}
-		}
-		if cond(last) {
-			return last
-		}
-		req.VersionInfo, req.ResponseNonce = resp.GetVersionInfo(), resp.GetNonce()
-	}
+	return cptest.Endpoints(t, cp, nodeID, proxyType, cluster, cond)
 }
 
 func contains(list []string, s string) bool {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -20,20 +19,7 @@ import (
 // call does one API request and returns the status and body.
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return cptest.Do(t, method, url, body)
 }
 
 // compact drops the API's pretty-printing whitespace, so tests can look for key-value pairs.
@@ -51,17 +37,7 @@ func mustCall(t *testing.T, method, url, body string, want int) string {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		last = detail
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached within 30s (last: %s)", what, last)
+	cptest.Eventually(t, what, cond)
 }
 
 func status(t *testing.T, url string, want int) func() (bool, string) {
@@ -74,8 +50,7 @@ func status(t *testing.T, url string, want int) func() (bool, string) {
 // zoneToken asks the global for a zone CP token.
 func zoneToken(t *testing.T, global *cptest.CP, zone string) string {
 	t.Helper()
-	return mustCall(t, http.MethodPost, global.URL+"/tokens/zone",
-		fmt.Sprintf(`{"zone":%q,"scope":["cp"],"validFor":"1h"}`, zone), http.StatusOK)
+	return cptest.ZoneToken(t, global, zone)
 }
 
 type names struct {
@@ -100,23 +75,8 @@ func listNames(t *testing.T, url string) []string {
 
 // zoneOnline reads the global's view of a zone from its ZoneInsight.
 func zoneOnline(t *testing.T, global *cptest.CP, zone string) (bool, string) {
-	code, body := call(t, http.MethodGet, global.URL+"/zones/"+zone+"/_overview", "")
-	if code != http.StatusOK {
-		return false, body
-	}
-	var ov struct {
-		ZoneInsight struct {
-			Subscriptions []struct {
-				ConnectTime    string `json:"connectTime"`
-				DisconnectTime string `json:"disconnectTime"`
-			} `json:"subscriptions"`
-		} `json:"zoneInsight"`
-	}
-	if err := json.Unmarshal([]byte(body), &ov); err != nil {
-		t.Fatal(err)
-	}
-	subs := ov.ZoneInsight.Subscriptions
-	return len(subs) > 0 && subs[len(subs)-1].DisconnectTime == "", body
+	t.Helper()
+	return cptest.ZoneOnline(t, global, zone)
 }
 
 const dataplane = `{"type":"Dataplane","mesh":"demo","name":"backend-1","networking":{"address":"127.0.0.1",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"maps"
 	"os"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -113,4 +115,64 @@ func DNSTable(t testing.TB, ls map[string]*listenerv3.Listener) string {
 	}
 	t.Fatalf("dynamic config listener serves no table: %v", l)
 	return ""
+}
+
+// Endpoints follows a proxy's EDS for one cluster, ACKing as Envoy does, until cond holds for
+// its endpoints ("address:port weight"); proxyType is "" for a dataplane, else "ingress" or
+// "egress".
+func Endpoints(t testing.TB, cp *CP, nodeID, proxyType, cluster string, cond func([]string) bool) []string {
+	t.Helper()
+	node := &corev3.Node{Id: nodeID}
+	if proxyType != "" {
+		md, err := structpb.NewStruct(map[string]any{"dataplane.proxyType": proxyType})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.Metadata = md
+	}
+	pem, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNames: []string{cluster}}
+	var last []string
+	for {
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("EDS for %s: %v (last: %v)", cluster, err, last)
+		}
+		last = nil
+		for _, a := range resp.GetResources() {
+			var cla endpointv3.ClusterLoadAssignment
+			if err := a.UnmarshalTo(&cla); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range cla.GetEndpoints() {
+				for _, e := range l.GetLbEndpoints() {
+					sa := e.GetEndpoint().GetAddress().GetSocketAddress()
+					last = append(last, fmt.Sprintf("%s:%d %d", sa.GetAddress(), sa.GetPortValue(), e.GetLoadBalancingWeight().GetValue()))
+				}
+			}
+		}
+		if cond(last) {
+			return last
+		}
+		req.VersionInfo, req.ResponseNonce = resp.GetVersionInfo(), resp.GetNonce()
+	}
 }
