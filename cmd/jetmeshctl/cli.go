@@ -27,6 +27,8 @@ Commands:
   revert    put a resource back to an earlier revision, recorded as a new revision
   inspect   which policies apply to a dataplane, per inbound and outbound, and their result
   replication  multi-zone: how this control plane's copies of other logs are doing
+  install transparent-proxy    redirect this machine's traffic through jetmesh-dp (iptables)
+  uninstall transparent-proxy  remove that redirection
 
 Flags of every command:
   --api-address URL    the control plane's API (default http://127.0.0.1:5681,
@@ -68,6 +70,8 @@ var commands = map[string]commandFunc{
 	"revert":      cmdRevert,
 	"inspect":     cmdInspect,
 	"replication": cmdReplication,
+	"install":     cmdInstall,
+	"uninstall":   cmdUninstall,
 }
 
 // globals are the flags every command takes.
