@@ -218,7 +218,9 @@ func TestFetchRetriesServerErrorsAndGivesUp(t *testing.T) {
 	cp := newFakeCP(t)
 	cp.status, cp.body = http.StatusServiceUnavailable, "starting"
 	c := fetchConfig(t, cp)
-	c.RetryMaxDuration = 50 * time.Millisecond
+	// A budget that holds many 10ms back-offs even on a loaded machine, where one request can
+	// take longer than a tight budget (it did, under CI-like load, with 50ms).
+	c.RetryBackoff, c.RetryMaxDuration = 10*time.Millisecond, 2*time.Second
 	_, err := fetch(t, c)
 	if err == nil || !strings.Contains(err.Error(), "gave up after") || !strings.Contains(err.Error(), "unexpected status 503") {
 		t.Errorf("error %v", err)
