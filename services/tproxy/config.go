@@ -229,3 +229,20 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// ParseResolvConf returns the nameserver addresses of a resolv.conf, the servers --redirect-dns
+// redirects (as Kuma does, only those, so other DNS traffic is left alone).
+func ParseResolvConf(content string) []netip.Addr {
+	var out []netip.Addr
+	for _, l := range strings.Split(content, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		// A zone ("fe80::1%eth0") cannot be matched by iptables; such a server is skipped.
+		if a, err := netip.ParseAddr(f[1]); err == nil && a.Zone() == "" {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
+}

@@ -94,11 +94,11 @@ func outputRules(c Config, f Family) []string {
 			inserted = append(inserted, rule("-d "+p.String(), "exclude outbound address", "-j RETURN"))
 		}
 	}
-	if c.RedirectDNS {
+	if dsts := dnsDestinations(c, f); c.RedirectDNS && len(dsts) > 0 {
 		// The proxy's own queries go to the real servers (it is the resolver's upstream).
 		inserted = append(inserted, rule("-p udp --dport 53 -m owner --uid-owner "+uid(c.KumaDPUID),
 			"DNS of the proxy itself", "-j RETURN"))
-		for _, dst := range dnsDestinations(c, f) {
+		for _, dst := range dsts {
 			inserted = append(inserted, rule(dst+"-p udp --dport 53", "redirect DNS",
 				"-j REDIRECT --to-ports "+port(c.RedirectDNSPort)))
 		}

@@ -170,3 +170,11 @@ COMMIT
 		t.Errorf("removal (-want +got):\n%s", diff)
 	}
 }
+
+func TestParseResolvConf(t *testing.T) {
+	got := ParseResolvConf("# comment\nsearch svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::a\nnameserver fe80::1%eth0\nnameserver bogus\noptions ndots:5\n")
+	want := []netip.Addr{netip.MustParseAddr("10.96.0.10"), netip.MustParseAddr("fd00::a")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("ParseResolvConf (-want +got):\n%s", diff)
+	}
+}
