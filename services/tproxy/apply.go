@@ -168,10 +168,14 @@ func removal(saved string, deleteChains bool) []string {
 	return out
 }
 
-// isOurs tells our rules in a built-in chain: they carry our comment, or (for an installation
-// by kumactl, which does not) they jump to one of our chains.
+// kumaCommentPrefix starts the comments kumactl install transparent-proxy puts on its rules.
+const kumaCommentPrefix = "kuma/mesh/transparent/proxy"
+
+// isOurs tells our rules in a built-in chain: they carry our comment or kumactl's (so installing
+// over kumactl's rules replaces them), or they jump to one of our chains (kumactl without
+// comments).
 func isOurs(rule string) bool {
-	if strings.Contains(rule, commentPrefix+":") {
+	if strings.Contains(rule, commentPrefix+":") || strings.Contains(rule, kumaCommentPrefix) {
 		return true
 	}
 	for _, ch := range ourChains {

@@ -157,12 +157,14 @@ func TestRemovalFindsOnlyOurs(t *testing.T) {
 :KUMA_MESH_OUTBOUND - [0:0]
 -A PREROUTING -p tcp -j KUMA_MESH_INBOUND
 -A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT
+-A OUTPUT -p tcp -m owner --uid-owner 7 -m comment --comment "kuma/mesh/transparent/proxy: skip" -j RETURN
 -A OUTPUT -p udp -m udp --dport 53 -m comment --comment "jetmesh/tproxy: redirect DNS" -j REDIRECT --to-ports 15053
 -A KUMA_MESH_OUTBOUND -j RETURN
 COMMIT
 `
 	want := []string{
 		"-D PREROUTING -p tcp -j KUMA_MESH_INBOUND\n",
+		"-D OUTPUT -p tcp -m owner --uid-owner 7 -m comment --comment \"kuma/mesh/transparent/proxy: skip\" -j RETURN\n",
 		"-D OUTPUT -p udp -m udp --dport 53 -m comment --comment \"jetmesh/tproxy: redirect DNS\" -j REDIRECT --to-ports 15053\n",
 		"-F KUMA_MESH_INBOUND\n", "-F KUMA_MESH_OUTBOUND\n", "-X KUMA_MESH_INBOUND\n", "-X KUMA_MESH_OUTBOUND\n",
 	}
