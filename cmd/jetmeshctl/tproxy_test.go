@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -141,6 +142,44 @@ func TestInstallTransparentProxyInNetns(t *testing.T) {
 	for _, tool := range []string{"iptables-save", "ip6tables-save"} {
 		if saved := save(tool); strings.Contains(saved, "KUMA_") {
 			t.Errorf("%s after uninstall:\n%s", tool, saved)
+		}
+	}
+}
+
+// TestTransparentProxyDocsFlags keeps docs/transparent-proxy.md's flag table and the command's
+// flags in step.
+func TestTransparentProxyDocsFlags(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/transparent-proxy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"install", "transparent-proxy", "--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--help: exit %d: %s", code, stderr.String())
+	}
+	help := stdout.String()
+	var table strings.Builder // the flag table's rows; the prose also names flags we lack
+	for _, l := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(l, "| `--") {
+			table.WriteString(l + "\n")
+		}
+	}
+	documented := regexp.MustCompile("`--([a-z0-9-]+)").FindAllStringSubmatch(table.String(), -1)
+	if len(documented) < 10 {
+		t.Fatalf("found only %d flags in the docs", len(documented))
+	}
+	for _, m := range documented {
+		if !strings.Contains(help, "  -"+m[1]+" ") && !strings.Contains(help, "  -"+m[1]+"\n") {
+			t.Errorf("docs name --%s, which install transparent-proxy does not have", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(help, -1) {
+		switch m[1] {
+		case "api-address", "api-token", "ca-cert-file", "o": // every command's
+			continue
+		}
+		if !strings.Contains(table.String(), "`--"+m[1]) {
+			t.Errorf("--%s is not in docs/transparent-proxy.md", m[1])
 		}
 	}
 }

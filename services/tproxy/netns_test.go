@@ -408,6 +408,16 @@ func TestNetnsRedirection(t *testing.T) {
 		}
 	})
 
+	t.Run("a changed configuration replaces the installed one", func(t *testing.T) {
+		c2 := c
+		c2.ExcludeOutboundPorts = nil
+		if err := a.Install(ctx, c2); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, dial(t, n.app, 0, ap("10.77.0.2:8080")), "outbound", ap("10.77.0.2:8080"))
+		expect(t, dial(t, n.app, 0, ap("10.77.0.3:80")), "peer-80", ap("10.77.0.3:80"))
+	})
+
 	if err := a.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
