@@ -76,6 +76,7 @@ func (a Applier) Families(c Config) []Family {
 		a.logger().Info("IPv6 disabled in the kernel; installing IPv4 rules only")
 		return fams
 	}
+	// Through a Prefix (another namespace or host) the tools are looked up there, when run.
 	if len(a.Prefix) == 0 {
 		if _, err := exec.LookPath(a.binary(IPv6, "restore")); err != nil {
 			a.logger().Info("ip6tables-restore not found; installing IPv4 rules only")
