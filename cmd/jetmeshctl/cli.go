@@ -13,7 +13,8 @@ import (
 )
 
 const usage = `jetmeshctl: the jetmesh CLI for what kumactl lacks - the event log, resource history,
-diffs between revisions, past state and reverts. Use kumactl for everything else.
+diffs between revisions, past state and reverts - and the transparent proxy's iptables rules.
+Use kumactl for everything else.
 
 Usage:
   jetmeshctl <command> [arguments] [flags]
@@ -27,7 +28,7 @@ Commands:
   revert    put a resource back to an earlier revision, recorded as a new revision
   inspect   which policies apply to a dataplane, per inbound and outbound, and their result
   replication  multi-zone: how this control plane's copies of other logs are doing
-  install transparent-proxy    redirect this machine's traffic through jetmesh-dp (iptables)
+  install transparent-proxy    redirect this host's traffic to the data plane proxy (iptables)
   uninstall transparent-proxy  remove that redirection
 
 Flags of every command:

@@ -38,7 +38,7 @@ const (
 	runMainEnv  = "JETMESHCTL_TEST_RUN_MAIN" // run jetmeshctl with the arguments
 	dialEnv     = "JETMESHCTL_TEST_DIAL"     // connect to this address, write, exit
 	dialUIDEnv  = "JETMESHCTL_TEST_DIAL_UID" // first become this UID
-	kumaDPUID   = 5678                       // Kuma's default kuma-dp UID
+	e2eDPUID    = 5678                       // Kuma's default kuma-dp UID
 	redirectOut = 15001
 	redirectIn  = 15006
 	dnsPort     = 15053
@@ -408,12 +408,10 @@ func TestTransparentProxyEndToEnd(t *testing.T) {
 	out := newSink(t, n, redirectOut)
 	in := newSink(t, n, redirectIn)
 
-	// Install the redirection in the namespace, as kuma-init would. The DNS proxy runs in this
-	// test process (root), not as the proxy's UID, so the conntrack zone split, which tells
-	// the proxy's replies apart by that UID, is off here; its rules are in the golden files.
-	install := []string{"install", "transparent-proxy", "--skip-dns-conntrack-zone-split", "--redirect-outbound-port", strconv.Itoa(redirectOut),
+	// Install the redirection in the namespace, as kuma-init would.
+	install := []string{"install", "transparent-proxy", "--redirect-outbound-port", strconv.Itoa(redirectOut),
 		"--redirect-inbound-port", strconv.Itoa(redirectIn), "--redirect-dns-port", strconv.Itoa(dnsPort),
-		"--redirect-all-dns-traffic", "--kuma-dp-uid", strconv.Itoa(kumaDPUID), "--exclude-outbound-ports", "9999"}
+		"--redirect-all-dns-traffic", "--kuma-dp-uid", strconv.Itoa(e2eDPUID), "--exclude-outbound-ports", "9999"}
 	if o, err := n.exec(t, []string{runMainEnv + "=1"}, install...); err != nil {
 		t.Fatalf("jetmeshctl %s: %v\n%s", strings.Join(install, " "), err, o)
 	}
@@ -491,7 +489,7 @@ func TestTransparentProxyEndToEnd(t *testing.T) {
 	}
 	waitDirect(t, got, "the excluded port 9999")
 	got7777 := direct(t, net.JoinHostPort(n.host, "7777"))
-	if o, err := n.exec(t, []string{dialEnv + "=" + net.JoinHostPort(n.host, "7777"), dialUIDEnv + "=" + strconv.Itoa(kumaDPUID)}); err != nil {
+	if o, err := n.exec(t, []string{dialEnv + "=" + net.JoinHostPort(n.host, "7777"), dialUIDEnv + "=" + strconv.Itoa(e2eDPUID)}); err != nil {
 		t.Fatalf("dial as the proxy's UID: %v\n%s", err, o)
 	}
 	waitDirect(t, got7777, "the proxy's UID")

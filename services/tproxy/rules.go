@@ -7,189 +7,183 @@ import (
 	"strings"
 )
 
-// Chain names (Kuma's).
+// Family is an IP family: iptables (IPv4) or ip6tables (IPv6).
+type Family int
+
+// The two families.
 const (
-	ChainInbound          = "KUMA_MESH_INBOUND"
-	ChainInboundRedirect  = "KUMA_MESH_INBOUND_REDIRECT"
-	ChainOutbound         = "KUMA_MESH_OUTBOUND"
-	ChainOutboundRedirect = "KUMA_MESH_OUTBOUND_REDIRECT"
-	chainPrefix           = "KUMA_MESH_"
+	IPv4 Family = 4
+	IPv6 Family = 6
 )
 
-// Comment marks every rule installed into a built-in chain, so Uninstall removes exactly
-// those and leaves everyone else's rules alone.
-const Comment = "jetmesh/transparent-proxy"
-
-// conntrack zones of Kuma's DNS split: 1 for the proxy's upstream queries, 2 for the
-// application's.
-const (
-	zoneProxyDNS = "1"
-	zoneAppDNS   = "2"
-)
-
-// Family is an IP family's rules: IPv4 (iptables) or IPv6 (ip6tables).
-type Family struct {
-	IPv6 bool
+func (f Family) String() string {
+	if f == IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
-func (f Family) loopback() string {
-	if f.IPv6 {
+// localhost is what only the local host reaches; the proxy's inbound passthrough cluster binds
+// its upstream connections to passthroughSource (Kuma's 127.0.0.6 and ::6) so that traffic to
+// the application on the loopback is told apart from the application's own.
+func (f Family) localhost() string {
+	if f == IPv6 {
 		return "::1/128"
 	}
 	return "127.0.0.1/32"
 }
 
-// passthrough is where the proxy's inbound passthrough cluster connects from (Kuma's
-// 127.0.0.6 / ::6): such traffic must not come back to the proxy.
-func (f Family) passthrough() string {
-	if f.IPv6 {
+func (f Family) passthroughSource() string {
+	if f == IPv6 {
 		return "::6/128"
 	}
 	return "127.0.0.6/32"
 }
 
-func (f Family) matches(p netip.Prefix) bool { return p.Addr().Is6() == f.IPv6 }
+func (f Family) has(a netip.Addr) bool { return a.Unmap().Is6() == (f == IPv6) }
 
-// Rules returns the iptables-restore input that installs cfg for one family: the KUMA_MESH_*
-// chains and the jumps into them from PREROUTING and OUTPUT (nat), plus the conntrack zones
-// of the DNS split (raw). It is meant for `iptables-restore --noflush` after Uninstall has
-// removed an earlier installation, which makes installing idempotent.
-func Rules(cfg Config, f Family) string {
-	var raw, nat []string
-	mark := `-m comment --comment "` + Comment + `"`
-	dnsRedirect := cfg.RedirectDNS || cfg.RedirectAllDNS
-	dnsDst := func() []string { // the destinations whose DNS is captured
-		if cfg.RedirectAllDNS {
-			return []string{""}
+// Rules is the nat table rules of c for one family, in iptables-restore syntax without the
+// table header and COMMIT: chain declarations, then rules. Rules in the built-in chains carry a
+// comment starting with commentPrefix; Uninstall removes exactly those and our chains.
+//
+// Outbound (OUTPUT): UID and address exclusions and DNS come first, inserted at the top so no
+// earlier rule redirects what is excluded; the jump to KUMA_MESH_OUTBOUND is appended, as Kuma
+// does. Inbound (PREROUTING): TCP jumps to KUMA_MESH_INBOUND.
+func Rules(c Config, f Family) []string {
+	var out []string
+	for _, ch := range ourChains {
+		out = append(out, ":"+ch+" - [0:0]")
+	}
+	out = append(out, outputRules(c, f)...)
+	out = append(out, rule("-A PREROUTING -p tcp", "redirect inbound TCP", "-j "+ChainMeshInbound))
+	out = append(out, meshInbound(c, f)...)
+	out = append(out, meshOutbound(c, f)...)
+	out = append(out,
+		"-A "+ChainMeshInboundRedirect+" -p tcp -j REDIRECT --to-ports "+port(c.RedirectInboundPort),
+		"-A "+ChainMeshOutboundRedirect+" -p tcp -j REDIRECT --to-ports "+port(c.RedirectOutboundPort),
+	)
+	return out
+}
+
+// rule is a built-in chain's rule with our comment, which is how we find it again.
+func rule(match, why, target string) string {
+	return fmt.Sprintf("%s -m comment --comment %q %s", match, commentPrefix+": "+why, target)
+}
+
+func outputRules(c Config, f Family) []string {
+	var inserted []string
+	for _, ex := range c.ExcludeForUIDs {
+		protos := []Protocol{ex.Protocol}
+		if ex.Protocol == ProtocolAny && len(ex.Ports) > 0 {
+			protos = []Protocol{ProtocolTCP, ProtocolUDP} // a port match needs a protocol
 		}
-		var out []string
-		for _, s := range cfg.DNSServers {
-			if s.Is6() == f.IPv6 {
-				out = append(out, " -d "+netip.PrefixFrom(s, s.BitLen()).String())
+		for _, p := range protos {
+			var m []string
+			if p != ProtocolAny {
+				m = append(m, "-p "+string(p))
 			}
+			if len(ex.Ports) > 0 {
+				m = append(m, "-m multiport --dports "+strings.Join(ex.Ports, ","))
+			}
+			m = append(m, "-m owner --uid-owner "+ex.UIDs)
+			inserted = append(inserted, rule(strings.Join(m, " "), "exclude uids "+ex.UIDs, "-j RETURN"))
 		}
-		return out
-	}()
-	if dnsRedirect && len(dnsDst) == 0 {
-		dnsRedirect = false // no resolver of this family to capture
 	}
-	dnsPort := strconv.Itoa(int(cfg.DNSPort))
+	for _, p := range c.ExcludeOutboundIPs {
+		if f.has(p.Addr()) {
+			inserted = append(inserted, rule("-d "+p.String(), "exclude outbound address", "-j RETURN"))
+		}
+	}
+	if dsts := dnsDestinations(c, f); c.RedirectDNS && len(dsts) > 0 {
+		// The proxy's own queries go to the real servers (it is the resolver's upstream).
+		inserted = append(inserted, rule("-p udp --dport 53 -m owner --uid-owner "+uid(c.KumaDPUID),
+			"DNS of the proxy itself", "-j RETURN"))
+		for _, dst := range dsts {
+			inserted = append(inserted, rule(dst+"-p udp --dport 53", "redirect DNS",
+				"-j REDIRECT --to-ports "+port(c.RedirectDNSPort)))
+		}
+	}
+	out := make([]string, 0, len(inserted)+1)
+	for i, r := range inserted {
+		out = append(out, fmt.Sprintf("-I OUTPUT %d %s", i+1, r))
+	}
+	return append(out, rule("-A OUTPUT -p tcp", "redirect outbound TCP", "-j "+ChainMeshOutbound))
+}
 
-	if dnsRedirect && cfg.ConntrackZoneSplit {
-		for _, d := range dnsDst {
-			raw = append(raw,
-				fmt.Sprintf("-A OUTPUT -p udp%s --dport 53 -m owner --uid-owner %s %s -j CT --zone %s", d, cfg.UID, mark, zoneProxyDNS),
-				fmt.Sprintf("-A OUTPUT -p udp --sport %s -m owner --uid-owner %s %s -j CT --zone %s", dnsPort, cfg.UID, mark, zoneAppDNS),
-				fmt.Sprintf("-A OUTPUT -p udp%s --dport 53 %s -j CT --zone %s", d, mark, zoneAppDNS),
-				fmt.Sprintf("-A PREROUTING -p udp%s --sport 53 %s -j CT --zone %s", strings.Replace(d, "-d", "-s", 1), mark, zoneProxyDNS))
+// dnsDestinations are the "-d ADDR " matches of DNS redirection: none (every address) with
+// RedirectAllDNS, else one per configured server of this family. A family without servers gets
+// no DNS redirect rule.
+func dnsDestinations(c Config, f Family) []string {
+	if c.RedirectAllDNS {
+		return []string{""}
+	}
+	var out []string
+	for _, a := range c.DNSServers {
+		if f.has(a) {
+			a = a.Unmap()
+			out = append(out, "-d "+netip.PrefixFrom(a, a.BitLen()).String()+" ")
 		}
 	}
+	return out
+}
 
-	nat = append(nat, ":"+ChainInbound+" - [0:0]", ":"+ChainInboundRedirect+" - [0:0]",
-		":"+ChainOutbound+" - [0:0]", ":"+ChainOutboundRedirect+" - [0:0]")
-	if cfg.RedirectInbound {
-		nat = append(nat, fmt.Sprintf("-A PREROUTING -p tcp %s -j %s", mark, ChainInbound))
+func meshInbound(c Config, f Family) []string {
+	ch := "-A " + ChainMeshInbound + " "
+	if !c.RedirectInbound {
+		return []string{ch + "-p tcp -j RETURN"}
 	}
-	// Built-in OUTPUT: the UID exclusions and the application's DNS come first.
-	var outputFirst []string
-	for _, x := range cfg.ExcludeOutboundForUIDs {
-		for _, proto := range protocols(x.Protocol) {
-			outputFirst = append(outputFirst, fmt.Sprintf("-p %s -m multiport --dports %s -m owner --uid-owner %s %s -j RETURN",
-				proto, x.Ports, x.UIDs, mark))
+	var out []string
+	for _, p := range c.ExcludeInboundIPs {
+		if f.has(p.Addr()) {
+			out = append(out, ch+"-s "+p.String()+" -j RETURN")
 		}
 	}
-	if dnsRedirect {
-		for _, d := range dnsDst {
-			outputFirst = append(outputFirst,
-				fmt.Sprintf("-p udp%s --dport 53 -m owner --uid-owner %s %s -j RETURN", d, cfg.UID, mark),
-				fmt.Sprintf("-p udp%s --dport 53 %s -j REDIRECT --to-ports %s", d, mark, dnsPort))
-		}
+	for _, p := range c.ExcludeInboundPorts {
+		out = append(out, ch+"-p tcp --dport "+port(p)+" -j RETURN")
 	}
-	for i, r := range outputFirst {
-		nat = append(nat, fmt.Sprintf("-I OUTPUT %d %s", i+1, r))
-	}
-	nat = append(nat, fmt.Sprintf("-A OUTPUT -p tcp %s -j %s", mark, ChainOutbound))
+	return append(out, ch+"-p tcp -j "+ChainMeshInboundRedirect)
+}
 
-	// Inbound: excluded ports and sources return; the rest goes to the inbound port.
-	for _, p := range cfg.ExcludeInboundPorts {
-		nat = append(nat, fmt.Sprintf("-A %s -p tcp --dport %d -j RETURN", ChainInbound, p))
+func meshOutbound(c Config, f Family) []string {
+	ch := "-A " + ChainMeshOutbound + " "
+	dp := uid(c.KumaDPUID)
+	var out []string
+	for _, p := range c.ExcludeOutboundPorts {
+		out = append(out, ch+"-p tcp --dport "+port(p)+" -j RETURN")
 	}
-	for _, p := range cfg.ExcludeInboundIPs {
-		if f.matches(p) {
-			nat = append(nat, fmt.Sprintf("-A %s -s %s -j RETURN", ChainInbound, p))
+	out = append(out,
+		// The inbound passthrough's connections to the application (from 127.0.0.6) are done.
+		ch+"-s "+f.passthroughSource()+" -o lo -j RETURN",
+		// The proxy calling a local non-loopback address (its own service through the mesh)
+		// enters as inbound would.
+		ch+"-p tcp -o lo ! -d "+f.localhost()+" -m owner --uid-owner "+dp+" -j "+ChainMeshInboundRedirect,
+		// Applications talking to their own host over the loopback stay direct.
+		ch+"-p tcp -o lo -m owner ! --uid-owner "+dp+" -j RETURN",
+		// Everything else the proxy sends is the upstream side of a redirected connection.
+		ch+"-m owner --uid-owner "+dp+" -j RETURN",
+	)
+	if c.RedirectDNS {
+		for _, dst := range dnsDestinations(c, f) {
+			out = append(out, ch+dst+"-p tcp --dport 53 -j REDIRECT --to-ports "+port(c.RedirectDNSPort))
 		}
 	}
-	nat = append(nat, fmt.Sprintf("-A %s -p tcp -j %s", ChainInbound, ChainInboundRedirect))
+	return append(out,
+		ch+"-d "+f.localhost()+" -j RETURN",
+		ch+"-j "+ChainMeshOutboundRedirect,
+	)
+}
 
-	// Outbound, in Kuma's order: the inbound passthrough's own connections; the proxy
-	// talking to its own inbound through loopback goes to the inbound port; other loopback
-	// traffic and the proxy's own traffic return; then exclusions; then the outbound port.
-	nat = append(nat,
-		fmt.Sprintf("-A %s -s %s -o lo -j RETURN", ChainOutbound, f.passthrough()),
-		fmt.Sprintf("-A %s -p tcp -o lo ! -d %s -m owner --uid-owner %s -j %s", ChainOutbound, f.loopback(), cfg.UID, ChainInboundRedirect),
-		fmt.Sprintf("-A %s -p tcp -o lo -m owner ! --uid-owner %s -j RETURN", ChainOutbound, cfg.UID),
-		fmt.Sprintf("-A %s -m owner --uid-owner %s -j RETURN", ChainOutbound, cfg.UID))
-	if dnsRedirect {
-		for _, d := range dnsDst {
-			nat = append(nat, fmt.Sprintf("-A %s -p tcp%s --dport 53 -j REDIRECT --to-ports %s", ChainOutbound, d, dnsPort))
-		}
-	}
-	for _, p := range cfg.ExcludeOutboundPorts {
-		nat = append(nat, fmt.Sprintf("-A %s -p tcp --dport %d -j RETURN", ChainOutbound, p))
-	}
-	for _, p := range cfg.ExcludeOutboundIPs {
-		if f.matches(p) {
-			nat = append(nat, fmt.Sprintf("-A %s -d %s -j RETURN", ChainOutbound, p))
-		}
-	}
-	nat = append(nat,
-		fmt.Sprintf("-A %s -d %s -j RETURN", ChainOutbound, f.loopback()),
-		fmt.Sprintf("-A %s -j %s", ChainOutbound, ChainOutboundRedirect),
-		fmt.Sprintf("-A %s -p tcp -j REDIRECT --to-ports %d", ChainInboundRedirect, cfg.InboundPort),
-		fmt.Sprintf("-A %s -p tcp -j REDIRECT --to-ports %d", ChainOutboundRedirect, cfg.OutboundPort))
+func port(p uint16) string { return strconv.Itoa(int(p)) }
+func uid(u uint32) string  { return strconv.FormatUint(uint64(u), 10) }
 
+// Script is c's rules for one family as a complete iptables-restore input for a clean nat table
+// (what --dry-run prints).
+func Script(c Config, f Family) string {
 	var b strings.Builder
-	if len(raw) > 0 {
-		b.WriteString("*raw\n")
-		for _, r := range raw {
-			b.WriteString(r + "\n")
-		}
-		b.WriteString("COMMIT\n")
-	}
 	b.WriteString("*nat\n")
-	for _, r := range nat {
-		b.WriteString(r + "\n")
+	for _, l := range Rules(c, f) {
+		b.WriteString(l + "\n")
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()
-}
-
-func protocols(p string) []string {
-	if p == "" {
-		return []string{"tcp", "udp"}
-	}
-	return []string{p}
-}
-
-// Strip returns an iptables-save document without this package's rules: the KUMA_MESH_*
-// chains and every rule that jumps into them or carries Comment. Restoring it (without
-// --noflush) removes an installation and nothing else.
-func Strip(saved string) string {
-	var out []string
-	for _, line := range strings.Split(saved, "\n") {
-		switch {
-		case strings.HasPrefix(line, ":"+chainPrefix),
-			strings.HasPrefix(line, "-A "+chainPrefix),
-			strings.Contains(line, Comment),
-			strings.Contains(line, "-j "+chainPrefix):
-			continue
-		}
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n")
-}
-
-// Installed reports whether an iptables-save document holds an installation.
-func Installed(saved string) bool {
-	return strings.Contains(saved, ":"+ChainOutbound+" ") || strings.Contains(saved, Comment)
 }
