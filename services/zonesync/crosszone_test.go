@@ -24,6 +24,21 @@ func endpointsOfProxy(t *testing.T, cp *cptest.CP, nodeID, proxyType, cluster st
 	return cptest.Endpoints(t, cp, nodeID, proxyType, cluster, cond)
 }
 
+// meshWithIngress starts a global and two zones with the mTLS mesh demo on both and zone-1's
+// ingress zi-1 (advertised as 127.0.0.11:10001).
+func meshWithIngress(t *testing.T) (g, z1, z2 *cptest.CP) {
+	t.Helper()
+	topo := startTopology(t, "")
+	g, z1, z2 = topo.global, topo.z1, topo.z2
+	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", mtlsMesh, http.StatusCreated)
+	for _, z := range []*cptest.CP{z1, z2} {
+		eventually(t, "mesh on a zone", status(t, z.URL+"/meshes/demo", http.StatusOK))
+	}
+	mustCall(t, http.MethodPut, z1.URL+"/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1",
+		"networking":{"address":"127.0.0.1","port":10001,"advertisedAddress":"127.0.0.11","advertisedPort":10001}}`, http.StatusCreated)
+	return g, z1, z2
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -40,14 +55,7 @@ const mtlsMesh = `{"type":"Mesh","name":"demo","mtls":{"enabledBackend":"ca-1","
 // consumers get the ingress as an EDS endpoint weighted by the instances behind it. When
 // zone-1 is disabled, its ingress disappears from zone-2's endpoints.
 func TestCrossZoneEndpoints(t *testing.T) {
-	topo := startTopology(t, "")
-	g, z1, z2 := topo.global, topo.z1, topo.z2
-	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", mtlsMesh, http.StatusCreated)
-	for _, z := range []*cptest.CP{z1, z2} {
-		eventually(t, "mesh on a zone", status(t, z.URL+"/meshes/demo", http.StatusOK))
-	}
-	mustCall(t, http.MethodPut, z1.URL+"/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1",
-		"networking":{"address":"127.0.0.1","port":10001,"advertisedAddress":"127.0.0.11","advertisedPort":10001}}`, http.StatusCreated)
+	g, z1, z2 := meshWithIngress(t)
 	for _, name := range []string{"backend-1", "backend-2"} {
 		mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/"+name, dataplaneNamed(name), http.StatusCreated)
 	}
@@ -99,14 +107,7 @@ func TestCrossZoneViaEgress(t *testing.T) {
 // with transparent proxying sees the same address for a service in every zone; in zone-2 the
 // VIP of a service that runs only in zone-1 leads to zone-1's ingress.
 func TestVirtualIPsAcrossZones(t *testing.T) {
-	topo := startTopology(t, "")
-	g, z1, z2 := topo.global, topo.z1, topo.z2
-	mustCall(t, http.MethodPut, g.URL+"/meshes/demo", mtlsMesh, http.StatusCreated)
-	for _, z := range []*cptest.CP{z1, z2} {
-		eventually(t, "mesh on a zone", status(t, z.URL+"/meshes/demo", http.StatusOK))
-	}
-	mustCall(t, http.MethodPut, z1.URL+"/zoneingresses/zi-1", `{"type":"ZoneIngress","name":"zi-1",
-		"networking":{"address":"127.0.0.1","port":10001,"advertisedAddress":"127.0.0.11","advertisedPort":10001}}`, http.StatusCreated)
+	_, z1, z2 := meshWithIngress(t)
 	mustCall(t, http.MethodPut, z1.URL+"/meshes/demo/dataplanes/backend-1", dataplaneNamed("backend-1"), http.StatusCreated)
 	tproxy := func(name, service, address string) string {
 		return fmt.Sprintf(`{"type":"Dataplane","mesh":"demo","name":%q,"networking":{"address":%q,

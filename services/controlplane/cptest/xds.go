@@ -38,23 +38,8 @@ func Listeners(t testing.TB, cp *CP, nodeID string, features []string, what stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	pem, err := os.ReadFile(cp.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream, done := adsStream(t, cp)
+	defer done()
 	req := &discovery.DiscoveryRequest{Node: &corev3.Node{Id: nodeID, Metadata: md}, TypeUrl: resource.ListenerType}
 	var last map[string]*listenerv3.Listener
 	for {
@@ -130,23 +115,8 @@ func Endpoints(t testing.TB, cp *CP, nodeID, proxyType, cluster string, cond fun
 		}
 		node.Metadata = md
 	}
-	pem, err := os.ReadFile(cp.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream, done := adsStream(t, cp)
+	defer done()
 	req := &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.EndpointType, ResourceNames: []string{cluster}}
 	var last []string
 	for {
@@ -175,4 +145,28 @@ func Endpoints(t testing.TB, cp *CP, nodeID, proxyType, cluster string, cond fun
 		}
 		req.VersionInfo, req.ResponseNonce = resp.GetVersionInfo(), resp.GetNonce()
 	}
+}
+
+// adsStream opens an ADS stream to the CP's DP server, verifying its certificate, for 30s at
+// most; done closes it (as a proxy going away).
+func adsStream(t testing.TB, cp *CP) (discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient, func()) {
+	t.Helper()
+	pem, err := os.ReadFile(cp.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	conn, err := grpc.NewClient(cp.DPAddress, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	done := func() { cancel(); _ = conn.Close() }
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		done()
+		t.Fatal(err)
+	}
+	return stream, done
 }

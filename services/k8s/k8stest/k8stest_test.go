@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetmesh/jetmesh/resources"
 	"github.com/jetmesh/jetmesh/resources/core"
+	"github.com/jetmesh/jetmesh/services/controlplane/cptest"
 	"github.com/jetmesh/jetmesh/services/k8s/crds"
 	"github.com/jetmesh/jetmesh/services/k8s/k8stest"
 	"github.com/jetmesh/jetmesh/services/k8s/objects"
@@ -63,7 +64,7 @@ func TestCRDsOnARealAPIServer(t *testing.T) {
 	}
 	for _, crd := range all {
 		name := crd["metadata"].(map[string]any)["name"].(string)
-		k8stest.Eventually(t, "CRD "+name+" established", func() (bool, string) {
+		cptest.Eventually(t, "CRD "+name+" established", func() (bool, string) {
 			got, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return false, err.Error()
@@ -125,7 +126,7 @@ spec: {networking: {address: 10.0.0.1, inbound: [{port: 8080, tags: {kuma.io/ser
 	if err := c.Client.CoreV1().Pods("shop").Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	k8stest.Eventually(t, "the Dataplane collected with its Pod", func() (bool, string) {
+	cptest.Eventually(t, "the Dataplane collected with its Pod", func() (bool, string) {
 		_, err := dyn.Resource(kuma("dataplanes")).Namespace("shop").Get(ctx, "web-1", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), "still there"
 	})
