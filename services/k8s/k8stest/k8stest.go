@@ -91,7 +91,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		"--initial-cluster", "default=http://127.0.0.1:"+strconv.Itoa(ports[1]),
 		"--unsafe-no-fsync", "--log-level", "warn")
 	apiURL := "https://127.0.0.1:" + strconv.Itoa(ports[2])
-	start(t, "kube-apiserver", filepath.Join(bins, "kube-apiserver"),
+	apiExited := start(t, "kube-apiserver", filepath.Join(bins, "kube-apiserver"),
 		"--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(ports[2]),
 		"--advertise-address", "127.0.0.1",
 		"--cert-dir", filepath.Join(dir, "apiserver"),
@@ -100,6 +100,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", pki.saKey, "--service-account-signing-key-file", pki.saKey,
 		"--service-cluster-ip-range", "10.0.0.0/24", "--authorization-mode", "RBAC",
+		// The kubernetes Service's endpoints cannot be a loopback address; nothing needs them.
+		"--endpoint-reconciler-type", "none",
 		// No serviceaccount controller runs to create the default accounts Pods would need.
 		"--disable-admission-plugins", "ServiceAccount")
 	cfg := &rest.Config{Host: apiURL, TLSClientConfig: rest.TLSClientConfig{
@@ -108,7 +110,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitReady(t, client)
+	waitReady(t, client, apiExited)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -130,7 +132,8 @@ current-context: test
 }
 
 // start runs a binary until the test ends; its output goes to the test log when it fails.
-func start(t testing.TB, name, path string, args ...string) {
+// The channel closes when the process exits.
+func start(t testing.TB, name, path string, args ...string) <-chan struct{} {
 	t.Helper()
 	log := &lockedBuffer{}
 	cmd := exec.Command(path, args...)
@@ -152,10 +155,12 @@ func start(t testing.TB, name, path string, args ...string) {
 			t.Logf("%s output:\n%s", name, log.String())
 		}
 	})
+	return exited
 }
 
-// waitReady waits for the API server's /readyz, with a deadline.
-func waitReady(t testing.TB, client *kubernetes.Clientset) {
+// waitReady waits for the API server's /readyz, with a deadline, and fails at once when the
+// API server exits.
+func waitReady(t testing.TB, client *kubernetes.Clientset, exited <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -166,7 +171,11 @@ func waitReady(t testing.TB, client *kubernetes.Clientset) {
 			return
 		}
 		last = fmt.Errorf("%v %s", err, body)
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-exited:
+			t.Fatalf("kube-apiserver exited before it was ready (last: %v)", last)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	t.Fatalf("kube-apiserver not ready within 60s: %v", last)
 }
