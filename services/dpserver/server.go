@@ -84,11 +84,17 @@ func New(cfg Config, httpHandler http.Handler, log *slog.Logger) *Server {
 	return &Server{cfg: cfg, grpc: g, http: httpHandler, log: log}
 }
 
-// grpcOptions are the gRPC server's settings; the buffer sizes are per connection (see
-// docs/performance.md for what each costs).
+// grpcOptions are the gRPC server's settings (docs/performance.md has what each costs).
 func grpcOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.Creds(tlsInfoCreds{}),
+		// No read buffer: frames are read from the TLS connection, which buffers a record
+		// already; gRPC's default 32 KiB bufio.Reader per connection was the largest per-proxy
+		// item with a connection per proxy (as Envoy has). Writes keep gRPC's default 32 KiB
+		// buffer, shared between connections (taken from a pool only while writing).
+		grpc.ReadBufferSize(0),
+		// net/http's HTTP/2 server allowed 250 streams per connection; keep that bound.
+		grpc.MaxConcurrentStreams(250),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}
