@@ -28,8 +28,8 @@ import (
 //     server when it is sure.
 //
 // Deciding on h2 needs the first HEADERS frame. grpc-go clients send no request before they
-// have the server's SETTINGS, so the splitter sends an empty SETTINGS frame first, as RFC 9113
-// §3.4 allows. The client then acknowledges two SETTINGS frames: grpc-go's server ignores
+// have the server's SETTINGS, so the splitter sends a SETTINGS frame first, as RFC 9113 §3.4
+// allows (splitterSettings). The client then acknowledges two SETTINGS frames: grpc-go's server ignores
 // acknowledgements, net/http's HTTP/2 server closes the connection on one it did not ask for,
 // so on that path the first acknowledgement is removed (ackFilter).
 
@@ -37,15 +37,21 @@ import (
 // WINDOW_UPDATE and one header block of a well-behaved client take a few hundred bytes.
 const maxSniff = 64 << 10
 
+// splitterSettings is the server's first SETTINGS frame, sent before the server behind the
+// splitter is known. Both servers send their own SETTINGS after it, so it announces only what
+// may not change afterwards and both agree on: SETTINGS_NO_RFC7540_PRIORITIES=1 (RFC 9218
+// §2.1; net/http's HTTP/2 server announces it, grpc-go ignores RFC 7540 priorities and does
+// not mention it; nghttp2, hence curl, hangs up if the value changes).
+var splitterSettings = []byte{0, 0, 6, byte(http2.FrameSettings), 0, 0, 0, 0, 0,
+	0, byte(http2.SettingNoRFC7540Priorities), 0, 0, 0, 1}
+
 // errNotH2 is a connection that negotiated h2 but did not send the HTTP/2 client preface.
 var errNotH2 = errors.New("no HTTP/2 client preface")
 
 // sniffH2 sends the server's first SETTINGS frame and reads up to the end of the first header
 // block. It returns every byte read, to be replayed, and whether the request is gRPC.
 func sniffH2(c net.Conn) (read []byte, isGRPC bool, err error) {
-	var emptySettings [9]byte // length 0, type SETTINGS, no flags, stream 0
-	emptySettings[3] = byte(http2.FrameSettings)
-	if _, err := c.Write(emptySettings[:]); err != nil {
+	if _, err := c.Write(splitterSettings); err != nil {
 		return nil, false, fmt.Errorf("write SETTINGS: %w", err)
 	}
 	var buf bytes.Buffer

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -254,5 +256,78 @@ func TestStopWithConnectionsInFlight(t *testing.T) {
 		if errors.As(err, &ne) && ne.Timeout() {
 			t.Fatal("the connection waiting for its first request is still open after Stop")
 		}
+	}
+}
+
+// Settings that may not change once announced (RFC 9218 §2.1, RFC 8441 §3): the splitter's
+// SETTINGS frame comes first, so the server behind it must not contradict it. nghttp2 (curl)
+// hangs up on a change.
+func TestServerSettingsAgreeWithTheSplitters(t *testing.T) {
+	s, pool := startSplit(t)
+	for _, ct := range []string{"application/json", "application/grpc"} {
+		t.Run(ct, func(t *testing.T) {
+			c, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			var hb bytes.Buffer
+			enc := hpack.NewEncoder(&hb)
+			for _, f := range [][2]string{{":method", "POST"}, {":scheme", "https"}, {":authority", "dp"},
+				{":path", "/grpc.testing.TestService/UnaryCall"}, {"content-type", ct}, {"te", "trailers"}} {
+				_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			fr := http2.NewFramer(c, c)
+			fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+			if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+				t.Fatal(err)
+			}
+			if err := fr.WriteSettings(); err != nil {
+				t.Fatal(err)
+			}
+			if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: true}); err != nil {
+				t.Fatal(err)
+			}
+			first := map[http2.SettingID]uint32(nil)
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					t.Fatalf("before the response ended: %v", err)
+				}
+				switch f := f.(type) {
+				case *http2.SettingsFrame:
+					if f.IsAck() {
+						continue
+					}
+					got := map[http2.SettingID]uint32{}
+					_ = f.ForeachSetting(func(st http2.Setting) error { got[st.ID] = st.Val; return nil })
+					if first == nil {
+						first = got
+					} else {
+						for _, id := range []http2.SettingID{http2.SettingNoRFC7540Priorities} {
+							if v, ok := got[id]; ok && v != first[id] {
+								t.Fatalf("%v changed from %d to %d", id, first[id], v)
+							}
+						}
+					}
+					if err := fr.WriteSettingsAck(); err != nil {
+						t.Fatal(err)
+					}
+				case *http2.GoAwayFrame:
+					t.Fatalf("GOAWAY %v %q", f.ErrCode, f.DebugData())
+				case *http2.RSTStreamFrame:
+					t.Fatalf("RST_STREAM %v", f.ErrCode)
+				case *http2.MetaHeadersFrame:
+					if f.StreamEnded() {
+						return
+					}
+				case *http2.DataFrame:
+					if f.StreamEnded() {
+						return
+					}
+				}
+			}
+		})
 	}
 }
