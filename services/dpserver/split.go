@@ -29,9 +29,9 @@ import (
 //
 // Deciding on h2 needs the first HEADERS frame. grpc-go clients send no request before they
 // have the server's SETTINGS, so the splitter sends a SETTINGS frame first, as RFC 9113 §3.4
-// allows (splitterSettings). The client then acknowledges two SETTINGS frames: grpc-go's server ignores
-// acknowledgements, net/http's HTTP/2 server closes the connection on one it did not ask for,
-// so on that path the first acknowledgement is removed (ackFilter).
+// allows (splitterSettings). The client then acknowledges two SETTINGS frames: grpc-go's
+// server ignores acknowledgements, net/http's HTTP/2 server closes the connection on one it
+// did not ask for, so on that path the first acknowledgement is removed (ackFilter).
 
 // maxSniff bounds what is buffered before the first request is known: preface, SETTINGS,
 // WINDOW_UPDATE and one header block of a well-behaved client take a few hundred bytes.
