@@ -192,7 +192,7 @@ func (s *Server) accept(ctx context.Context, ln net.Listener, tlsCfg *tls.Config
 			}
 			// Out of file descriptors and the like: back off as net/http does.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("DP server accept failed", "error", err, "retryIn", backoff)
+			s.log.Warn("DP server accept failed", "err", err, "retryIn", backoff)
 			select {
 			case <-time.After(backoff):
 			case <-ctx.Done():
@@ -218,7 +218,7 @@ func (s *Server) route(ctx context.Context, raw net.Conn, tlsCfg *tls.Config) {
 	tc := tls.Server(raw, tlsCfg)
 	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
-		s.log.Debug("DP server TLS handshake failed", "remote", raw.RemoteAddr().String(), "error", err)
+		s.log.Debug("DP server TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 		s.disown(raw)
 		_ = raw.Close()
 		return
@@ -231,7 +231,7 @@ func (s *Server) route(ctx context.Context, raw net.Conn, tlsCfg *tls.Config) {
 	}
 	read, isGRPC, err := sniffH2(tc)
 	if err != nil {
-		s.log.Debug("DP server: no HTTP/2 request", "remote", raw.RemoteAddr().String(), "error", err)
+		s.log.Debug("DP server got no HTTP/2 request", "remote", raw.RemoteAddr().String(), "err", err)
 		s.disown(raw)
 		_ = raw.Close()
 		return
