@@ -218,6 +218,7 @@ func TestDirectModeLifecycle(t *testing.T) {
 		"dataplane.resource":   dataplane("web-1", 18080, "web"),
 		"dataplane.proxyType":  "dataplane",
 		"dataplane.admin.port": "9901",
+		"version":              map[string]any{"kumaDp": map[string]any{"version": "2.14.3"}, "envoy": map[string]any{"version": "1.34.1"}},
 	})
 	stream, cancel := adsStream(t, cp, &core.Node{Id: "default.web-1", Metadata: md, UserAgentName: "envoy"})
 	resp, err := stream.Recv()
@@ -252,6 +253,15 @@ func TestDirectModeLifecycle(t *testing.T) {
 		total, _ := st["total"].(map[string]any)
 		return lds["responsesAcknowledged"] == "1" && total["responsesSent"] != nil
 	})
+	// The version is recorded from the node as it connected (its metadata is trimmed after).
+	ov := getJSON(t, cp, "/meshes/default/dataplanes/web-1/_overview")
+	subs, _ := ov["dataplaneInsight"].(map[string]any)["subscriptions"].([]any)
+	v, _ := subs[len(subs)-1].(map[string]any)["version"].(map[string]any)
+	kdp, _ := v["kumaDp"].(map[string]any)
+	envoy, _ := v["envoy"].(map[string]any)
+	if kdp["version"] != "2.14.3" || envoy["version"] != "1.34.1" {
+		t.Fatalf("subscription version %v", v)
+	}
 	cancel()
 	eventually(t, "web-1 to be deregistered", func() bool {
 		return getJSON(t, cp, "/meshes/default/dataplanes/web-1") == nil

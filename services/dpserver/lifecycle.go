@@ -151,11 +151,13 @@ func (l *Lifecycle) OnConnect(ctx context.Context, s *server.Stream) error {
 	subID := uuid.NewString()
 	l.subs[s.ID] = subID
 	l.mu.Unlock()
+	// Read now: the observer trims the node's metadata once the proxy is connected.
+	version := versionOf(md[metaVersion])
 	l.insights.record(insightWrite{mesh: mesh, name: name, what: "connect", fn: func(in *core.DataplaneInsight) {
 		sub := core.DiscoverySubscription{
 			ID: subID, ControlPlaneInstanceID: l.instanceID, ConnectTime: core.NewTimestamp(s.ConnectTime.UTC()),
 			Status:  &core.DiscoverySubscriptionStatus{Total: &core.ResponseStats{}},
-			Version: versionOf(md[metaVersion]),
+			Version: version,
 		}
 		in.Subscriptions = append(in.Subscriptions, sub)
 		if n := len(in.Subscriptions); n > subscriptionLimit {

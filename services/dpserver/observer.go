@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"github.com/jetmesh/jetmesh/projections/snapshots"
 	"github.com/jetmesh/jetmesh/xds/bootstrap"
 	"github.com/jetmesh/jetmesh/xds/server"
@@ -40,7 +43,23 @@ func (o *Observer) OnConnect(ctx context.Context, s *server.Stream) error {
 		DNSPort:       portField(s, bootstrap.MetadataDNSPort),
 		BindOutbounds: hasFeature(s, bootstrap.FeatureBindOutbounds),
 	})
+	trimNode(s.Node)
 	return nil
+}
+
+// trimNode drops, in place, what no one reads after the connect: go-control-plane and its
+// snapshot cache keep the first request's node for the stream's lifetime, and Kuma's node
+// metadata (version, features, an inline Dataplane) took ~6 KB per proxy as structpb values;
+// Envoy's extension list would take more. Only the proxy type is read later (OnStatus,
+// OnDisconnect). Safe because the node is the stream's own, read only on the goroutine that
+// calls OnConnect, and Lifecycle.OnConnect reads what it records before it returns.
+func trimNode(n *core.Node) {
+	var md *structpb.Struct
+	if pt, ok := n.GetMetadata().GetFields()[metaProxyType]; ok {
+		md = &structpb.Struct{Fields: map[string]*structpb.Value{metaProxyType: pt}}
+	}
+	n.Metadata = md
+	n.Extensions = nil
 }
 
 // OnStatus records ACK/NACK counters (dataplanes only; zone proxies record connects and disconnects).
