@@ -26,7 +26,8 @@ import (
 type Config struct {
 	// Mode: "zone" (a standalone CP is a zone without a global) or "global".
 	Mode string `json:"mode"`
-	// Environment: "universal" (Kubernetes mode comes later).
+	// Environment: "universal", or "kubernetes": kuma.io objects in the cluster become events
+	// (runtime.kubernetes; Pods, injection and write-back are not there yet).
 	Environment string `json:"environment"`
 	// DataDir holds JetStream's files and the CP's own state.
 	DataDir   string          `json:"dataDir"`
@@ -60,6 +61,11 @@ type DNSServerConfig struct {
 
 // RuntimeConfig mirrors the parts of kuma-cp's runtime section jetmesh reads.
 type RuntimeConfig struct {
+	Kubernetes struct {
+		// Kubeconfig reaches the cluster in Kubernetes mode; empty uses the in-cluster
+		// service account, as kuma-cp does in a Pod.
+		Kubeconfig string `json:"kubeconfig"`
+	} `json:"kubernetes"`
 	Universal struct {
 		// VIPRefreshInterval: how often virtual IPs are recomputed (on a global or standalone CP).
 		VIPRefreshInterval Duration `json:"vipRefreshInterval"`
@@ -300,8 +306,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("mode %q: must be %q or %q", c.Mode, resources.ModeZone, resources.ModeGlobal))
 	}
 	errs = append(errs, c.validateMultizone()...)
-	if c.Environment != "universal" {
-		errs = append(errs, fmt.Errorf("environment %q: only \"universal\" is supported", c.Environment))
+	if c.Environment != "universal" && c.Environment != "kubernetes" {
+		errs = append(errs, fmt.Errorf("environment %q: must be \"universal\" or \"kubernetes\"", c.Environment))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, fmt.Errorf("dataDir must not be empty"))
@@ -423,6 +429,7 @@ var envVars = []envvar.Var[Config]{
 	envvar.String("KUMA_DNS_SERVER_CIDR", func(c *Config) *string { return &c.DNSServer.CIDR }),
 	envvar.Bool("KUMA_DNS_SERVER_SERVICE_VIP_ENABLED", func(c *Config) *bool { return &c.DNSServer.ServiceVipEnabled }),
 	envvar.Int("KUMA_DNS_SERVER_SERVICE_VIP_PORT", func(c *Config) *int { return &c.DNSServer.ServiceVipPort }),
+	pathVar("KUBECONFIG", func(c *Config) *string { return &c.Runtime.Kubernetes.Kubeconfig }),
 	durationVar("KUMA_RUNTIME_UNIVERSAL_VIP_REFRESH_INTERVAL", func(c *Config) *Duration { return &c.Runtime.Universal.VIPRefreshInterval }),
 	envvar.Bool("KUMA_DEFAULTS_SKIP_MESH_CREATION", func(c *Config) *bool { return &c.Defaults.SkipMesh }),
 	envvar.List("JETMESH_DEFAULTS_SKIP_INITIAL_POLICIES", func(c *Config) *[]string { return &c.Defaults.SkipInitialPolicies }),

@@ -161,6 +161,14 @@ func writable(cfg Config) func(*resources.Descriptor) error {
 // modeModule adds what the mode needs: the global's zone sync, or a zone's dataplane serving
 // and (when federated) its feed from the global.
 func modeModule(cfg Config) fx.Option {
+	opts := []fx.Option{modeParts(cfg)}
+	if cfg.Environment == "kubernetes" {
+		opts = append(opts, fx.Invoke(startKubernetes))
+	}
+	return fx.Options(opts...)
+}
+
+func modeParts(cfg Config) fx.Option {
 	switch {
 	case cfg.Mode == resources.ModeGlobal:
 		return fx.Options(fx.Provide(newLinkAuth, newGlobalDPServer), fx.Invoke(startGlobal),
