@@ -1,4 +1,4 @@
-package k8stest_test
+package crds_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/jetmesh/jetmesh/resources"
@@ -43,9 +44,13 @@ func obj(t *testing.T, doc string) *unstructured.Unstructured {
 // server; an owned Dataplane is garbage-collected with its owner.
 func TestCRDsOnARealAPIServer(t *testing.T) {
 	c := k8stest.Start(t, k8stest.Options{ControllerManager: true})
+	kube, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dyn, err := dynamic.NewForConfig(c.Config)
+	dyn, err := dynamic.NewForConfig(c.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +84,7 @@ func TestCRDsOnARealAPIServer(t *testing.T) {
 			return false, "not established"
 		})
 	}
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -109,7 +114,7 @@ func TestCRDsOnARealAPIServer(t *testing.T) {
 	}
 
 	// Garbage collection: a Dataplane owned by a Pod goes with it.
-	pod, err := c.Client.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1"},
+	pod, err := kube.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +128,7 @@ spec: {networking: {address: 10.0.0.1, inbound: [{port: 8080, tags: {kuma.io/ser
 	if _, err := dyn.Resource(kuma("dataplanes")).Namespace("shop").Create(ctx, dp, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Client.CoreV1().Pods("shop").Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
+	if err := kube.CoreV1().Pods("shop").Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	cptest.Eventually(t, "the Dataplane collected with its Pod", func() (bool, string) {
