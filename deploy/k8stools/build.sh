@@ -30,7 +30,7 @@ build() { # name package want-in-version-output ldflags
   # that the next run would take for a finished one.
   local tmp
   tmp=$(mktemp "$out/.$name.XXXXXX")
-  CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$tmp" "$pkg"
+  go build -trimpath -ldflags="$ldflags" -o "$tmp" "$pkg"
   mv -f "$tmp" "$out/$name"
   echo "k8stools: built $name in $((SECONDS - start))s"
 }

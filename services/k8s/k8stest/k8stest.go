@@ -236,6 +236,9 @@ func (c *Cluster) startAPIServer(ctx context.Context, bins, etcdURL string, port
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
+		// The endpoint reconciler publishes the advertise address as the kubernetes Service's
+		// endpoint and refuses a loopback one; nothing in the cluster could dial it anyway.
+		"--endpoint-reconciler-type=none",
 		"--secure-port=" + strconv.Itoa(port),
 		"--cert-dir=" + filepath.Join(c.dir, "apiserver-certs"),
 		"--tls-cert-file=" + c.pki.serverCertFile,
