@@ -20,11 +20,15 @@ k8s_ldflags="-s -w -X $v.gitMajor=1 -X $v.gitMinor=37 -X $v.gitVersion=$k8s_vers
 
 build() { # name package want-in-version-output ldflags
   local name=$1 pkg=$2 want=$3 ldflags=$4
-  if [ -x "$out/$name" ] && "$out/$name" --version 2>/dev/null | grep -qF -- "$want"; then
-    echo "k8stools: $name $want present in $out"
+  # The version output is read whole first: grep -q stopping early would hand the binary a
+  # SIGPIPE, which pipefail turns into a mismatch.
+  local have=""
+  [ -x "$out/$name" ] && have=$("$out/$name" --version 2>/dev/null || true)
+  if grep -qF -- "$want" <<<"$have"; then
+    echo "k8stools: $name present ($want)"
     return
   fi
-  echo "k8stools: building $name $want ($pkg)"
+  echo "k8stools: building $name ($want) from $pkg"
   local start=$SECONDS
   # A temporary name first, so an interrupted build never leaves a half-written binary behind
   # that the next run would take for a finished one.
