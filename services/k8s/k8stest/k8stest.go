@@ -8,6 +8,12 @@
 // deploy/k8stools/build.sh into ${XDG_CACHE_HOME:-$HOME/.cache}/jetmesh/k8s-v1.37.1 (or
 // $JETMESH_K8S_BIN_DIR). Without them Start skips the test, and fails it when CI=true, since
 // .ci/run builds them.
+//
+// A cluster starts in about 10 seconds, so a package with many Kubernetes tests may prefer one
+// cluster per test function with subtests over one per test:
+//
+//	c := k8stest.Start(t, k8stest.Options{ControllerManager: true})
+//	client, err := kubernetes.NewForConfig(c.RESTConfig())
 package k8stest
 
 import (
