@@ -24,8 +24,6 @@ import (
 	"github.com/jetmesh/jetmesh/xds/policies"
 )
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 func kuma(resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: crds.Group, Version: crds.Version, Resource: resource}
 }
@@ -58,31 +56,12 @@ func TestCRDsOnARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := crds.All(reg)
-	if err != nil {
+	if err := crds.Install(ctx, dyn, reg); err != nil {
 		t.Fatal(err)
 	}
-	for _, crd := range all {
-		if _, err := dyn.Resource(crdGVR).Create(ctx, &unstructured.Unstructured{Object: crd}, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create CRD %v: %v", crd["metadata"], err)
-		}
-	}
-	for _, crd := range all {
-		name := crd["metadata"].(map[string]any)["name"].(string)
-		cptest.Eventually(t, "CRD "+name+" established", func() (bool, string) {
-			got, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return false, err.Error()
-			}
-			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-			for _, cond := range conds {
-				m := cond.(map[string]any)
-				if m["type"] == "Established" && m["status"] == "True" {
-					return true, ""
-				}
-			}
-			return false, "not established"
-		})
+	// Installing again (an upgrade) updates them in place.
+	if err := crds.Install(ctx, dyn, reg); err != nil {
+		t.Fatalf("reinstall: %v", err)
 	}
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

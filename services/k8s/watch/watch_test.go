@@ -22,7 +22,6 @@ import (
 )
 
 var (
-	crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	mtpGVR = schema.GroupVersionResource{Group: crds.Group, Version: crds.Version, Resource: "meshtrafficpermissions"}
 )
 
@@ -59,14 +58,8 @@ func TestKubernetesObjectsBecomeEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := crds.All(reg)
-	if err != nil {
+	if err := crds.Install(ctx, dyn, reg); err != nil {
 		t.Fatal(err)
-	}
-	for _, crd := range all {
-		if _, err := dyn.Resource(crdGVR).Create(ctx, &unstructured.Unstructured{Object: crd}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
