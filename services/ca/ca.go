@@ -9,6 +9,8 @@ package ca
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -83,7 +85,7 @@ func NewRoot(mesh string, rsaBits int, validity time.Duration, now time.Time) (K
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("root CA of mesh %s: %w", mesh, err)
 	}
-	return encode(der, key), nil
+	return encode(der, key)
 }
 
 // Identity is what a dataplane certificate asserts: the mesh (trust domain) and the
@@ -141,7 +143,10 @@ func Issue(caPair KeyPair, id Identity, validity time.Duration, now time.Time) (
 	if err != nil {
 		return KeyPair{}, err
 	}
-	key, err := rsa.GenerateKey(rand.Reader, DefaultRSABits)
+	// ECDSA P-256, where Kuma uses RSA 2048: generating an RSA key costs tens of
+	// milliseconds, which at 10k proxies made issuing identities nearly all of the control
+	// plane's CPU (docs/performance.md); Envoy and grpc-go accept either.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("identity of mesh %s: generate key: %w", id.Mesh, err)
 	}
@@ -154,7 +159,7 @@ func Issue(caPair KeyPair, id Identity, validity time.Duration, now time.Time) (
 		URIs:                  id.URIs(),
 		NotBefore:             now.Add(-allowedClockSkew),
 		NotAfter:              now.Add(validity),
-		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature,
+		KeyUsage:              x509.KeyUsageKeyAgreement | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 	}
@@ -162,7 +167,7 @@ func Issue(caPair KeyPair, id Identity, validity time.Duration, now time.Time) (
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("identity of mesh %s: sign: %w", id.Mesh, err)
 	}
-	return encode(der, key), nil
+	return encode(der, key)
 }
 
 // Parse decodes a key pair's first certificate and its private key (PKCS#1, PKCS#8 or EC).
@@ -224,11 +229,20 @@ func RotateAt(issued, notAfter time.Time) time.Time {
 	return issued.Add(notAfter.Sub(issued) * 4 / 5)
 }
 
-func encode(der []byte, key *rsa.PrivateKey) KeyPair {
-	return KeyPair{
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+// encode writes a certificate and its key: RSA keys as PKCS#1 (as Kuma's CA secrets), others
+// as PKCS#8.
+func encode(der []byte, key crypto.Signer) (KeyPair, error) {
+	kb := &pem.Block{Type: "PRIVATE KEY"}
+	if k, ok := key.(*rsa.PrivateKey); ok {
+		kb = &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}
+	} else {
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return KeyPair{}, fmt.Errorf("encode %T: %w", key, err)
+		}
+		kb.Bytes = pkcs8
 	}
+	return KeyPair{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), KeyPEM: pem.EncodeToMemory(kb)}, nil
 }
 
 func newSerial() (*big.Int, error) {
